@@ -1,0 +1,41 @@
+/*
+ * A growable byte buffer, always NUL-terminated, and a printf into it.
+ * Used for SQL text, COPY data and event strings.  Growth is geometric, so
+ * appending n bytes costs amortised O(n); a buffer is reset, not freed,
+ * between batches so the hot path stops allocating after warm-up.
+ */
+#ifndef ETL_BUF_H
+#define ETL_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct etl_buf {
+    char *data; /* NUL-terminated when cap > 0 */
+    size_t len; /* bytes, excluding the NUL */
+    size_t cap; /* bytes allocated */
+} etl_buf;
+
+#define ETL_BUF_INIT {NULL, 0, 0}
+
+/* Make room for at least `extra` more bytes.  ETL_OK or ETL_ERR_NOMEM. */
+int etl_buf_reserve(etl_buf *b, size_t extra);
+int etl_buf_append(etl_buf *b, const void *data, size_t len);
+int etl_buf_puts(etl_buf *b, const char *s);
+int etl_buf_putc(etl_buf *b, char c);
+int etl_buf_printf(etl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Forget the contents, keep the allocation. */
+void etl_buf_reset(etl_buf *b);
+/* Free the allocation; the buffer is empty and reusable afterwards. */
+void etl_buf_release(etl_buf *b);
+/* Hand the allocation to the caller (who frees it); the buffer becomes empty. */
+char *etl_buf_detach(etl_buf *b);
+
+/*
+ * Append s (len bytes) escaped for PostgreSQL's COPY text format: backslash,
+ * tab, newline and carriage return become \\, \t, \n and \r.  Every other
+ * byte, UTF-8 included, passes through unchanged.
+ */
+int etl_buf_put_copy_text(etl_buf *b, const char *s, size_t len);
+
+#endif

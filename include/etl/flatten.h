@@ -1,0 +1,140 @@
+/*
+ * The pure pieces of the transform, shared by the transformer stage, the
+ * generator and the unit tests: a JSON tokenizer that keeps every scalar's
+ * raw text, the form schema's path map, the response walk, number
+ * formatting, and the LRU cache of path maps.  None of it touches a database.
+ */
+#ifndef ETL_FLATTEN_H
+#define ETL_FLATTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "etl/buf.h"
+#include "etl/error.h"
+#include "etl/row.h"
+
+/* ---- JSON tokenizer ---------------------------------------------------- */
+
+typedef enum etl_json_type {
+    ETL_JSON_OBJECT,
+    ETL_JSON_ARRAY,
+    ETL_JSON_STRING,
+    ETL_JSON_NUMBER,
+    ETL_JSON_TRUE,
+    ETL_JSON_FALSE,
+    ETL_JSON_NULL
+} etl_json_type;
+
+/*
+ * One token.  Object members are a key (STRING) token followed by the value's
+ * tokens.  `next` is the index just past this token's subtree, so siblings
+ * are reached without recursion.
+ */
+typedef struct etl_json_tok {
+    uint32_t start;  /* byte offset of the raw text (strings: after the quote) */
+    uint32_t len;    /* raw bytes (strings: between the quotes, escapes undecoded) */
+    uint32_t next;   /* index of the first token after this subtree */
+    uint32_t size;   /* objects: members; arrays: elements; scalars: 0 */
+    uint8_t type;    /* etl_json_type */
+    uint8_t escaped; /* strings: contains a backslash escape */
+} etl_json_tok;
+
+typedef struct etl_json_doc {
+    const char *text;
+    etl_json_tok *toks;
+    size_t count;      /* tokens */
+    size_t cap;        /* tokens allocated; kept between documents */
+    uint32_t *stack;   /* open containers while tokenizing */
+    size_t stack_cap;  /* entries allocated */
+    size_t max_depth;  /* nesting limit; deeper input is an error, never a crash */
+} etl_json_doc;
+
+#define ETL_JSON_DEFAULT_MAX_DEPTH 256
+
+void etl_json_doc_init(etl_json_doc *d, size_t max_depth);
+void etl_json_doc_release(etl_json_doc *d);
+
+/*
+ * Tokenize text[0..len).  ETL_OK, ETL_ERR_INPUT (err says what was expected
+ * and at which byte offset) or ETL_ERR_NOMEM.  The doc borrows text.
+ */
+int etl_json_tokenize(etl_json_doc *d, const char *text, size_t len, etl_error *err);
+
+const char *etl_json_type_name(etl_json_type t);
+
+/*
+ * Decode a STRING token into out (appended, NUL-terminated).  Fails with
+ * ETL_ERR_INPUT for \u0000 and lone surrogates, which PostgreSQL text
+ * cannot hold.
+ */
+int etl_json_decode_string(const etl_json_doc *d, const etl_json_tok *t, etl_buf *out,
+                           etl_error *err);
+
+/*
+ * Append the text of a number: integers exactly as written (no digit limit,
+ * never through a double); other numbers as the shortest %g text that reads
+ * back to the same double; non-finite results (1e999) as written.
+ */
+int etl_format_number(const char *raw, size_t len, etl_buf *out);
+
+/* ---- form schema path map ---------------------------------------------- */
+
+typedef struct etl_question {
+    etl_answer_type type;
+    const char *tag; /* NULL when the question has none; owned by the map */
+} etl_question;
+
+typedef struct etl_pathmap etl_pathmap;
+
+/*
+ * Build the map path -> question from a form schema's JSON text.  The path is
+ * the dot-joined slugs below the root node.  ETL_ERR_INPUT with the reason if
+ * the schema is unusable (not JSON, not an object, a bad answerType, a
+ * duplicate path); the caller owns *out and frees it with etl_pathmap_free.
+ */
+int etl_pathmap_build(etl_pathmap **out, const char *schema, size_t len, etl_error *err);
+void etl_pathmap_free(etl_pathmap *m);
+/* The question at path (len bytes), or NULL.  Borrowed until the map is freed. */
+const etl_question *etl_pathmap_find(const etl_pathmap *m, const char *path, size_t len);
+size_t etl_pathmap_count(const etl_pathmap *m);
+
+/* ---- the walk ---------------------------------------------------------- */
+
+/*
+ * Walk a tokenized responses object depth first, pre-order (an object's own
+ * scalar members, in document order, before its child objects), and append
+ * one event to out for every non-null scalar whose path is a question.
+ * Arrays and paths that are not questions are skipped.  On ETL_ERR_INPUT the
+ * events appended so far are still in out: the caller truncates.
+ * `path` is scratch space reused between calls.
+ */
+int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
+                     etl_event_batch *out, etl_buf *path, etl_error *err);
+
+/* ---- LRU cache of path maps, keyed by form id -------------------------- */
+
+typedef struct etl_form_cache etl_form_cache;
+
+int etl_form_cache_new(etl_form_cache **out, size_t capacity);
+void etl_form_cache_free(etl_form_cache *c);
+/*
+ * Look up form_id.  Returns true and sets *map (NULL for a form whose schema
+ * was unusable, with its reason in *reason) on a hit, which makes the entry
+ * the most recently used.  Borrowed until the entry is evicted.
+ */
+bool etl_form_cache_get(etl_form_cache *c, const char *form_id, const etl_pathmap **map,
+                        const char **reason);
+/*
+ * Insert form_id, taking ownership of map (may be NULL with a reason),
+ * evicting the least recently used entry when full.  ETL_OK or ETL_ERR_NOMEM
+ * (then map is freed).
+ */
+int etl_form_cache_put(etl_form_cache *c, const char *form_id, etl_pathmap *map,
+                       const char *reason);
+/* Counters for tests and --debug output. */
+size_t etl_form_cache_size(const etl_form_cache *c);
+size_t etl_form_cache_misses(const etl_form_cache *c);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Diagnostics on stderr, memory and clock readings.  Nothing here writes to
+ * stdout: stdout carries results (summaries, JSON) that scripts parse.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "etl/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+static void vlog(const char *fmt, va_list ap)
+{
+    char line[4096];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    fprintf(stderr, "etl: %s\n", line);
+}
+
+void etl_log_info(const etl_log *log, const char *fmt, ...)
+{
+    if (log && log->verbosity < 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+void etl_log_verbose(const etl_log *log, const char *fmt, ...)
+{
+    if (!log || log->verbosity < 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+void etl_log_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+long etl_mem_current_kib(void)
+{
+    /* statm's second field is resident pages; cheap enough to read per batch. */
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    long size = 0, resident = 0;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return 0;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long etl_mem_peak_kib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss; /* Linux reports KiB */
+}
+
+long long etl_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,314 @@
+/*
+ * libpq behind the etl_db seam.  Statements are logged here under
+ * --debug-sql (text and duration, never parameters, so a password in data
+ * cannot leak); errors carry the server's message and SQLSTATE.
+ * Nothing here retries: the callers decide what a failure means.
+ */
+#include "etl/db.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+struct etl_db {
+    PGconn *conn;
+    const etl_log *log;
+};
+
+struct etl_result {
+    PGresult *res;
+};
+
+static void quiet_notices(void *arg, const char *message)
+{
+    const etl_log *log = arg;
+    if (log && log->verbosity > 0)
+        fprintf(stderr, "etl: server: %s", message);
+}
+
+char *etl_db_redact(const char *conninfo)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+    etl_buf out = ETL_BUF_INIT;
+    if (!opts) {
+        /* Unparseable: print nothing of it, it may hold a password. */
+        PQfreemem(errmsg);
+        etl_buf_puts(&out, "(unparseable connection string)");
+        return etl_buf_detach(&out);
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !o->val[0] || strcmp(o->keyword, "password") == 0)
+            continue;
+        if (out.len)
+            etl_buf_putc(&out, ' ');
+        etl_buf_printf(&out, "%s=%s", o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    if (!out.len)
+        etl_buf_puts(&out, "(libpq defaults)");
+    return etl_buf_detach(&out);
+}
+
+/* libpq messages end in a newline and may span lines; keep the first line. */
+static void set_from_text(etl_error *err, int code, const char *what, const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+    etl_error_set(err, code, "%s: %.*s", what, (int)n, msg);
+}
+
+int etl_db_open(etl_db **out, const char *conninfo, const char *dbname, const etl_log *log,
+                etl_error *err)
+{
+    *out = NULL;
+    const char *keys[4] = {"dbname", "fallback_application_name", NULL, NULL};
+    const char *vals[4] = {conninfo, "etl", NULL, NULL};
+    if (dbname) {
+        keys[2] = "dbname";
+        vals[2] = dbname;
+    }
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn)
+        return etl_error_set(err, ETL_ERR_NOMEM, "cannot allocate a connection");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char *safe = etl_db_redact(conninfo);
+        char what[1024];
+        snprintf(what, sizeof(what), "cannot connect to PostgreSQL at '%s'%s%s", safe ? safe : "",
+                 dbname ? ", database " : "", dbname ? dbname : "");
+        free(safe);
+        set_from_text(err, ETL_ERR_CONNECT, what, PQerrorMessage(conn));
+        PQfinish(conn);
+        return ETL_ERR_CONNECT;
+    }
+    etl_db *db = calloc(1, sizeof(*db));
+    if (!db) {
+        PQfinish(conn);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    db->conn = conn;
+    db->log = log;
+    PQsetNoticeProcessor(conn, quiet_notices, (void *)(uintptr_t)log);
+    int rc = etl_db_exec(db, "SET TimeZone TO 'UTC'", err);
+    if (rc != ETL_OK) {
+        etl_db_close(db);
+        return rc;
+    }
+    *out = db;
+    return ETL_OK;
+}
+
+void etl_db_close(etl_db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->conn);
+    free(db);
+}
+
+static void log_sql(const etl_db *db, const char *sql, long long t0, int nparams)
+{
+    if (!db->log || !db->log->debug_sql)
+        return;
+    double ms = (double)(etl_now_us() - t0) / 1000.0;
+    size_t n = strlen(sql);
+    const size_t shown = 160;
+    char params[48] = "";
+    if (nparams > 0)
+        snprintf(params, sizeof(params), " [%d parameters]", nparams);
+    if (n > shown)
+        fprintf(stderr, "etl: sql: %.*s... (%zu bytes)%s: %.3f ms\n", (int)shown, sql, n, params,
+                ms);
+    else
+        fprintf(stderr, "etl: sql: %s%s: %.3f ms\n", sql, params, ms);
+}
+
+/* Turn a PGresult into ETL_OK or an error; clears res unless keep and OK. */
+static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK))
+        return ETL_OK;
+    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+    set_from_text(err, code, "statement failed", msg && msg[0] ? msg : "no result from server");
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (err && state)
+        snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+    PQclear(res);
+    return code;
+}
+
+int etl_db_exec(etl_db *db, const char *sql, etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQexec(db->conn, sql);
+    log_sql(db, sql, t0, 0);
+    int rc = check(db, res, PGRES_COMMAND_OK, err);
+    if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
+}
+
+int etl_db_exec_params(etl_db *db, const char *sql, int nparams, const char *const *params,
+                       etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    log_sql(db, sql, t0, nparams);
+    int rc = check(db, res, PGRES_COMMAND_OK, err);
+    if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
+}
+
+int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *params,
+                 etl_result **out, etl_error *err)
+{
+    *out = NULL;
+    long long t0 = etl_now_us();
+    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    log_sql(db, sql, t0, nparams);
+    int rc = check(db, res, PGRES_TUPLES_OK, err);
+    if (rc != ETL_OK)
+        return rc;
+    etl_result *r = malloc(sizeof(*r));
+    if (!r) {
+        PQclear(res);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    r->res = res;
+    *out = r;
+    return ETL_OK;
+}
+
+int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
+    log_sql(db, sql, t0, 0);
+    int rc = check(db, res, PGRES_COMMAND_OK, err);
+    if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
+}
+
+int etl_db_exec_prepared(etl_db *db, const char *name, int nparams, const char *const *params,
+                         etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    if (db->log && db->log->debug_sql) {
+        char line[96];
+        snprintf(line, sizeof(line), "EXECUTE %s", name);
+        log_sql(db, line, t0, nparams);
+    }
+    int rc = check(db, res, PGRES_COMMAND_OK, err);
+    if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
+}
+
+int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQexec(db->conn, sql);
+    log_sql(db, sql, t0, 0);
+    int rc = check(db, res, PGRES_COPY_IN, err);
+    if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
+}
+
+int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
+{
+    /* libpq takes int lengths: feed very large pieces in slices. */
+    while (len > 0) {
+        int n = len > (1u << 30) ? (1 << 30) : (int)len;
+        if (PQputCopyData(db->conn, data, n) != 1) {
+            set_from_text(err, ETL_ERR_DB, "COPY data could not be sent", PQerrorMessage(db->conn));
+            return ETL_ERR_DB;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return ETL_OK;
+}
+
+int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err)
+{
+    long long t0 = etl_now_us();
+    if (PQputCopyEnd(db->conn, abort_reason) != 1) {
+        set_from_text(err, ETL_ERR_DB, "COPY could not be ended", PQerrorMessage(db->conn));
+        return ETL_ERR_DB;
+    }
+    PGresult *res;
+    int rc = ETL_OK;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (rc == ETL_OK) {
+            rc = check(db, res, PGRES_COMMAND_OK, err);
+            if (rc == ETL_OK)
+                PQclear(res);
+        } else {
+            PQclear(res);
+        }
+    }
+    log_sql(db, abort_reason ? "COPY aborted" : "COPY end", t0, 0);
+    if (abort_reason && rc != ETL_OK)
+        return ETL_OK; /* the error is the abort we asked for */
+    return rc;
+}
+
+int etl_db_quote_ident(etl_buf *out, const char *name)
+{
+    if (etl_buf_putc(out, '"') != ETL_OK)
+        return ETL_ERR_NOMEM;
+    for (const char *p = name; *p; p++) {
+        if (*p == '"' && etl_buf_putc(out, '"') != ETL_OK)
+            return ETL_ERR_NOMEM;
+        if (etl_buf_putc(out, *p) != ETL_OK)
+            return ETL_ERR_NOMEM;
+    }
+    return etl_buf_putc(out, '"');
+}
+
+int etl_result_rows(const etl_result *r)
+{
+    return PQntuples(r->res);
+}
+
+int etl_result_cols(const etl_result *r)
+{
+    return PQnfields(r->res);
+}
+
+const char *etl_result_get(const etl_result *r, int row, int col)
+{
+    return PQgetvalue(r->res, row, col);
+}
+
+size_t etl_result_len(const etl_result *r, int row, int col)
+{
+    return (size_t)PQgetlength(r->res, row, col);
+}
+
+bool etl_result_is_null(const etl_result *r, int row, int col)
+{
+    return PQgetisnull(r->res, row, col) != 0;
+}
+
+void etl_result_free(etl_result *r)
+{
+    if (!r)
+        return;
+    PQclear(r->res);
+    free(r);
+}
+
+bool etl_db_ping(const char *conninfo)
+{
+    return PQping(conninfo) == PQPING_OK;
+}

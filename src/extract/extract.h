@@ -1,0 +1,16 @@
+/*
+ * Private to src/extract/: what the joined-query extractors share.
+ */
+#ifndef ETL_EXTRACT_PRIVATE_H
+#define ETL_EXTRACT_PRIVATE_H
+
+#include "etl/db.h"
+#include "etl/row.h"
+
+/* The query both `joined` and `chunked` run: users and forms joined, oldest first. */
+extern const char etl_extract_joined_sql[];
+
+/* Point s at row r of a result of etl_extract_joined_sql (borrowed from res). */
+void etl_extract_joined_row(const etl_result *res, int r, etl_submission *s);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * The `chunked` loader: multi-row INSERTs of N events per statement, with
+ * the full-size statement prepared once.  One round trip per N events
+ * instead of per event; memory bounded by one batch.  The remainder of a
+ * batch goes in one smaller, unprepared statement.
+ */
+#include "etl/loader.h"
+#include "load.h"
+
+#include <stdlib.h>
+
+#include "banned.h"
+
+/* PostgreSQL allows at most 65535 bind parameters per statement. */
+#define MAX_ROWS (65535 / ETL_EVENT_NCOLS)
+
+typedef struct chunked_state {
+    etl_db *db;
+    size_t rows;         /* events per full statement */
+    const char **params; /* rows * 11 */
+    etl_buf sql;         /* scratch for the remainder statement */
+} chunked_state;
+
+static int chunked_begin(void *state, etl_error *err)
+{
+    chunked_state *st = state;
+    int rc = etl_load_tx_begin(st->db, err);
+    if (rc != ETL_OK)
+        return rc;
+    if (etl_load_insert_sql(&st->sql, st->rows) != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    return etl_db_prepare(st->db, "etl_insert_chunk", st->sql.data,
+                          (int)(st->rows * ETL_EVENT_NCOLS), err);
+}
+
+static int chunked_write(void *state, const etl_event_batch *b, etl_error *err)
+{
+    chunked_state *st = state;
+    size_t i = 0;
+    while (i < b->count) {
+        size_t n = b->count - i < st->rows ? b->count - i : st->rows;
+        for (size_t k = 0; k < n; k++)
+            etl_event_params(b, &b->events[i + k], &st->params[k * ETL_EVENT_NCOLS]);
+        int nparams = (int)(n * ETL_EVENT_NCOLS);
+        int rc;
+        if (n == st->rows) {
+            rc = etl_db_exec_prepared(st->db, "etl_insert_chunk", nparams, st->params, err);
+        } else {
+            if (etl_load_insert_sql(&st->sql, n) != ETL_OK)
+                return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+            rc = etl_db_exec_params(st->db, st->sql.data, nparams, st->params, err);
+        }
+        if (rc != ETL_OK)
+            return etl_error_wrap(err, "cannot insert %zu events starting with submission %s", n,
+                                  b->events[i].sub->id);
+        i += n;
+    }
+    return ETL_OK;
+}
+
+static int chunked_end(void *state, bool commit, etl_error *err)
+{
+    chunked_state *st = state;
+    return etl_load_tx_end(st->db, commit, err);
+}
+
+static void chunked_destroy(void *state)
+{
+    chunked_state *st = state;
+    if (!st)
+        return;
+    free(st->params);
+    etl_buf_release(&st->sql);
+    free(st);
+}
+
+static const etl_loader_ops chunked_ops = {
+    .name = "chunked",
+    .begin = chunked_begin,
+    .write = chunked_write,
+    .flush = NULL,
+    .end = chunked_end,
+    .destroy = chunked_destroy,
+};
+
+int etl_loader_chunked_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
+{
+    out->ops = &chunked_ops;
+    out->state = NULL;
+    size_t rows = cfg->batch_rows ? cfg->batch_rows : 500;
+    if (rows > MAX_ROWS)
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "chunked loader: %zu events per statement is more than PostgreSQL's "
+                             "parameter limit allows (at most %d)",
+                             rows, MAX_ROWS);
+    chunked_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    st->db = db;
+    st->rows = rows;
+    st->params = calloc(rows * ETL_EVENT_NCOLS, sizeof(*st->params));
+    if (!st->params) {
+        chunked_destroy(st);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    out->state = st;
+    return ETL_OK;
+}

@@ -1,0 +1,54 @@
+/*
+ * Pieces every loader shares: the transaction, the INSERT text, and the
+ * column values of an event in the order of ETL_EVENT_COLUMNS.
+ */
+#include "etl/loader.h"
+#include "load.h"
+
+#include "banned.h"
+
+void etl_event_params(const etl_event_batch *b, const etl_event *e, const char *params[11])
+{
+    params[0] = e->sub->form_id;
+    params[1] = e->sub->form_name;
+    params[2] = e->sub->user_id;
+    params[3] = e->sub->user_full_name;
+    params[4] = e->sub->id;
+    params[5] = e->sub->created;
+    params[6] = b->processed_on;
+    params[7] = etl_event_path(b, e);
+    params[8] = etl_event_value(b, e);
+    params[9] = etl_answer_type_name(e->type);
+    params[10] = etl_event_tag(b, e);
+}
+
+int etl_load_tx_begin(etl_db *db, etl_error *err)
+{
+    int rc = etl_db_exec(db, "BEGIN", err);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot start the load");
+}
+
+int etl_load_tx_end(etl_db *db, bool commit, etl_error *err)
+{
+    int rc = etl_db_exec(db, commit ? "COMMIT" : "ROLLBACK", err);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot %s the load", commit ? "commit" : "roll back");
+}
+
+int etl_load_insert_sql(etl_buf *out, size_t rows)
+{
+    etl_buf_reset(out);
+    if (etl_buf_puts(out, "INSERT INTO dwh.response_events (" ETL_EVENT_COLUMNS ") VALUES ") !=
+        ETL_OK)
+        return ETL_ERR_NOMEM;
+    size_t p = 1;
+    for (size_t r = 0; r < rows; r++) {
+        if (etl_buf_puts(out, r ? ",(" : "(") != ETL_OK)
+            return ETL_ERR_NOMEM;
+        for (int c = 0; c < ETL_EVENT_NCOLS; c++, p++)
+            if (etl_buf_printf(out, c ? ",$%zu" : "$%zu", p) != ETL_OK)
+                return ETL_ERR_NOMEM;
+        if (etl_buf_putc(out, ')') != ETL_OK)
+            return ETL_ERR_NOMEM;
+    }
+    return ETL_OK;
+}

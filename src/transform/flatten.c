@@ -1,0 +1,207 @@
+/*
+ * The response walk: tokens in, events out.  Pre-order over objects with an
+ * explicit frame stack (an object's scalar members first, then its child
+ * objects, all in document order).  Values are formatted straight into the
+ * event batch's string buffer, so an event costs no allocation of its own.
+ */
+#include "etl/flatten.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+const char *etl_answer_type_name(etl_answer_type t)
+{
+    static const char *const names[] = {"number", "text", "boolean", "date"};
+    return (unsigned)t < 4 ? names[t] : "?";
+}
+
+int etl_answer_type_parse(const char *s, etl_answer_type *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, etl_answer_type_name((etl_answer_type)i)) == 0) {
+            *out = (etl_answer_type)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int etl_format_number(const char *raw, size_t len, etl_buf *out)
+{
+    if (!memchr(raw, '.', len) && !memchr(raw, 'e', len) && !memchr(raw, 'E', len))
+        return etl_buf_append(out, raw, len); /* an integer: exact, any number of digits */
+    char tmp[64];
+    if (len >= sizeof(tmp))
+        return etl_buf_append(out, raw, len); /* absurdly long mantissa: keep as written */
+    memcpy(tmp, raw, len);
+    tmp[len] = '\0';
+    double d = strtod(tmp, NULL);
+    if (!isfinite(d))
+        return etl_buf_append(out, raw, len);
+    char txt[40];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(txt, sizeof(txt), "%.*g", prec, d);
+        if (strtod(txt, NULL) == d)
+            break;
+    }
+    return etl_buf_puts(out, txt);
+}
+
+typedef struct frame {
+    uint32_t obj;       /* token index of the object */
+    uint32_t cursor;    /* token index of the next member's key to look at for children */
+    uint32_t remaining; /* members not yet looked at for children */
+    size_t path_len;    /* bytes of the path buffer that are this object's path */
+} frame;
+
+/* Append ".key" (or "key" at the root) to path; returns false if the key cannot be a slug. */
+static int extend_path(const etl_json_doc *d, const etl_json_tok *key, etl_buf *path,
+                       size_t base, int *usable)
+{
+    path->len = base;
+    if (base && etl_buf_putc(path, '.') != ETL_OK)
+        return ETL_ERR_NOMEM;
+    etl_error ignored;
+    int rc = etl_json_decode_string(d, key, path, &ignored);
+    if (rc == ETL_ERR_NOMEM)
+        return rc;
+    /* A key PostgreSQL could not store can never equal a slug from a jsonb schema. */
+    *usable = rc == ETL_OK;
+    return ETL_OK;
+}
+
+static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question *q,
+                const etl_submission *sub, const etl_buf *path, etl_event_batch *out,
+                etl_error *err)
+{
+    size_t path_off = out->strings.len;
+    if (etl_buf_append(&out->strings, path->data, path->len + 1) != ETL_OK)
+        return ETL_ERR_NOMEM;
+    size_t value_off = out->strings.len;
+    int rc;
+    switch ((etl_json_type)v->type) {
+    case ETL_JSON_STRING:
+        rc = etl_json_decode_string(d, v, &out->strings, err);
+        if (rc == ETL_ERR_INPUT)
+            return etl_error_wrap(err, "answer to '%s'", path->data);
+        break;
+    case ETL_JSON_NUMBER:
+        rc = etl_format_number(d->text + v->start, v->len, &out->strings);
+        break;
+    default: /* true / false: their JSON spelling is the text we want */
+        rc = etl_buf_append(&out->strings, d->text + v->start, v->len);
+    }
+    if (rc != ETL_OK)
+        return rc;
+    size_t value_len = out->strings.len - value_off;
+    if (etl_buf_putc(&out->strings, '\0') != ETL_OK)
+        return ETL_ERR_NOMEM;
+    size_t tag_off = ETL_NO_TAG;
+    if (q->tag) {
+        tag_off = out->strings.len;
+        if (etl_buf_append(&out->strings, q->tag, strlen(q->tag) + 1) != ETL_OK)
+            return ETL_ERR_NOMEM;
+    }
+    etl_event *e = etl_event_batch_push(out);
+    if (!e)
+        return ETL_ERR_NOMEM;
+    e->sub = sub;
+    e->path_off = path_off;
+    e->value_off = value_off;
+    e->value_len = value_len;
+    e->tag_off = tag_off;
+    e->type = q->type;
+    return ETL_OK;
+}
+
+static int is_scalar(const etl_json_tok *t)
+{
+    return t->type != ETL_JSON_OBJECT && t->type != ETL_JSON_ARRAY;
+}
+
+/* Emit the scalar members of object f->obj. */
+static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
+                        const frame *f, etl_event_batch *out, etl_buf *path, etl_error *err)
+{
+    const etl_json_tok *obj = &d->toks[f->obj];
+    uint32_t k = f->obj + 1;
+    for (uint32_t n = 0; n < obj->size; n++) {
+        const etl_json_tok *key = &d->toks[k];
+        const etl_json_tok *val = &d->toks[k + 1];
+        k = val->next;
+        if (!is_scalar(val) || val->type == ETL_JSON_NULL)
+            continue; /* null: an unanswered question */
+        int usable, rc;
+        if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
+            return rc;
+        if (!usable)
+            continue;
+        const etl_question *q = etl_pathmap_find(m, path->data, path->len);
+        if (q && (rc = emit(d, val, q, sub, path, out, err)) != ETL_OK)
+            return rc;
+    }
+    return ETL_OK;
+}
+
+int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
+                     etl_event_batch *out, etl_buf *path, etl_error *err)
+{
+    if (d->count == 0 || d->toks[0].type != ETL_JSON_OBJECT)
+        return etl_error_set(err, ETL_ERR_INPUT, "responses is %s %s, not an object",
+                             d->count && d->toks[0].type == ETL_JSON_ARRAY ? "an" : "a",
+                             d->count ? etl_json_type_name((etl_json_type)d->toks[0].type)
+                                      : "nothing");
+    frame *stack = NULL;
+    size_t depth = 0, cap = 0;
+    int rc = ETL_OK;
+    etl_buf_reset(path);
+
+    /* The root: push it, emit its scalars, then loop over children. */
+    cap = 16;
+    stack = malloc(cap * sizeof(*stack));
+    if (!stack)
+        return ETL_ERR_NOMEM;
+    stack[0] = (frame){0, 1, d->toks[0].size, 0};
+    depth = 1;
+    if ((rc = emit_scalars(d, m, sub, &stack[0], out, path, err)) != ETL_OK)
+        goto out;
+
+    while (depth > 0) {
+        frame *f = &stack[depth - 1];
+        if (f->remaining == 0) {
+            depth--;
+            continue;
+        }
+        const etl_json_tok *key = &d->toks[f->cursor];
+        uint32_t vi = f->cursor + 1;
+        f->cursor = d->toks[vi].next;
+        f->remaining--;
+        if (d->toks[vi].type != ETL_JSON_OBJECT)
+            continue;
+        int usable;
+        if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
+            goto out;
+        if (!usable)
+            continue;
+        if (depth == cap) {
+            frame *p = realloc(stack, cap * 2 * sizeof(*stack));
+            if (!p) {
+                rc = ETL_ERR_NOMEM;
+                goto out;
+            }
+            stack = p;
+            cap *= 2;
+        }
+        frame child = {vi, vi + 1, d->toks[vi].size, path->len};
+        stack[depth++] = child;
+        if ((rc = emit_scalars(d, m, sub, &stack[depth - 1], out, path, err)) != ETL_OK)
+            goto out;
+    }
+out:
+    free(stack);
+    return rc;
+}
