@@ -67,6 +67,14 @@ void etl_result_free(etl_result *r);
  */
 char *etl_db_redact(const char *conninfo);
 
+/*
+ * conninfo rewritten as key='value' pairs with dbname replaced and the
+ * password taken out (into *password, or NULL if none), so it can go on a
+ * command line without exposing the password.  Both are the caller's to free.
+ * NULL if conninfo cannot be parsed or memory runs out.
+ */
+char *etl_db_conninfo_for(const char *conninfo, const char *dbname, char **password);
+
 /* Is a server accepting connections at conninfo (no authentication needed)? */
 bool etl_db_ping(const char *conninfo);
 

@@ -49,6 +49,7 @@ typedef struct etl_json_doc {
     uint32_t *stack;   /* open containers while tokenizing */
     size_t stack_cap;  /* entries allocated */
     size_t max_depth;  /* nesting limit; deeper input is an error, never a crash */
+    size_t err_at;     /* after a failed tokenize: byte offset near the problem */
 } etl_json_doc;
 
 #define ETL_JSON_DEFAULT_MAX_DEPTH 256

@@ -22,6 +22,7 @@ typedef struct etl_gen_stats {
 
 /* The DDL for the app and dwh schemas (idempotent where PostgreSQL allows). */
 extern const char etl_schema_app_sql[];
+extern const char etl_schema_app_constraints_sql[];
 extern const char etl_schema_dwh_sql[];
 
 /*

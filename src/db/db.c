@@ -54,6 +54,50 @@ char *etl_db_redact(const char *conninfo)
     return etl_buf_detach(&out);
 }
 
+static int put_value(etl_buf *out, const char *key, const char *val)
+{
+    if (out->len && etl_buf_putc(out, ' ') != ETL_OK)
+        return ETL_ERR_NOMEM;
+    if (etl_buf_printf(out, "%s='", key) != ETL_OK)
+        return ETL_ERR_NOMEM;
+    for (const char *p = val; *p; p++)
+        if (((*p == '\'' || *p == '\\') && etl_buf_putc(out, '\\') != ETL_OK) ||
+            etl_buf_putc(out, *p) != ETL_OK)
+            return ETL_ERR_NOMEM;
+    return etl_buf_putc(out, '\'');
+}
+
+char *etl_db_conninfo_for(const char *conninfo, const char *dbname, char **password)
+{
+    *password = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    if (!opts)
+        return NULL;
+    etl_buf out = ETL_BUF_INIT;
+    int rc = ETL_OK;
+    for (PQconninfoOption *o = opts; o->keyword && rc == ETL_OK; o++) {
+        if (strcmp(o->keyword, "dbname") == 0)
+            continue;
+        if (strcmp(o->keyword, "password") == 0) {
+            if (o->val && o->val[0] && !(*password = strdup(o->val)))
+                rc = ETL_ERR_NOMEM;
+            continue;
+        }
+        if (o->val && o->val[0])
+            rc = put_value(&out, o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    if (rc == ETL_OK)
+        rc = put_value(&out, "dbname", dbname);
+    if (rc != ETL_OK) {
+        etl_buf_release(&out);
+        free(*password);
+        *password = NULL;
+        return NULL;
+    }
+    return etl_buf_detach(&out);
+}
+
 /* libpq messages end in a newline and may span lines; keep the first line. */
 static void set_from_text(etl_error *err, int code, const char *what, const char *msg)
 {

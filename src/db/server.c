@@ -339,7 +339,7 @@ static int init_cluster(etl_server *s, const char *bindir, uid_t uid, gid_t gid,
                              s->dir, account);
     etl_log_info(s->log, "creating a private PostgreSQL cluster in %s (server runs as %s)",
                  s->pgdata, account);
-    char initdb[PATH_MAX], logp[PATH_MAX];
+    char initdb[PATH_MAX + 32], logp[PATH_MAX + 32];
     snprintf(initdb, sizeof(initdb), "%s/initdb", bindir);
     snprintf(logp, sizeof(logp), "%s/initdb.log", s->dir);
     const char *argv[] = {initdb, "-D", s->pgdata, "-U", "etl", "--auth=trust", "-E", "UTF8",
@@ -389,7 +389,7 @@ static int wait_for_old_postmaster(etl_server *s, etl_error *err)
 
 static int launch(etl_server *s, const char *bindir, uid_t uid, gid_t gid, etl_error *err)
 {
-    char postgres[PATH_MAX], logp[PATH_MAX];
+    char postgres[PATH_MAX + 32], logp[PATH_MAX + 32];
     snprintf(postgres, sizeof(postgres), "%s/postgres", bindir);
     snprintf(logp, sizeof(logp), "%s/server.log", s->dir);
     int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -447,8 +447,8 @@ int etl_server_start(etl_server **out, const char *data_dir, const etl_log *log,
     s->lock_fd = -1;
     s->log = log;
     char bindir[PATH_MAX], account[64];
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
     etl_buf ci = ETL_BUF_INIT;
     int rc;
     if ((rc = find_bindir(bindir, sizeof(bindir), err)) != ETL_OK ||

@@ -147,12 +147,13 @@ static int scan_literal(const char *s, size_t len, size_t i, const char *word, e
 
 enum scan_state { EXPECT_VALUE, EXPECT_KEY, AFTER_VALUE, FIRST_KEY, FIRST_ELEMENT };
 
-int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)
+/*
+ * The tokenizer proper.  d->err_at follows the start of the token being
+ * read, so a failure can be located without threading it through every
+ * error path.
+ */
+static int tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)
 {
-    d->text = s;
-    d->count = 0;
-    if (len >= UINT32_MAX)
-        return etl_error_set(err, ETL_ERR_INPUT, "document of %zu bytes is too large", len);
     size_t depth = 0;
     size_t i = skip_ws(s, len, 0);
     enum scan_state st = EXPECT_VALUE;
@@ -161,6 +162,7 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
 
     for (;;) {
         i = skip_ws(s, len, i);
+        d->err_at = i;
         if (st == AFTER_VALUE) {
             if (depth == 0) {
                 if (i != len)
@@ -214,7 +216,7 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
             if (s[i] != '"')
                 return etl_error_set(err, ETL_ERR_INPUT,
                                      "expected a quoted member name at byte %zu", i);
-            size_t end;
+            size_t end = 0;
             int esc;
             if ((rc = scan_string(s, len, i + 1, &end, &esc, err)) != ETL_OK)
                 return rc;
@@ -253,7 +255,7 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
             continue;
         }
         if (c == '"') {
-            size_t end;
+            size_t end = 0;
             int esc;
             if ((rc = scan_string(s, len, i + 1, &end, &esc, err)) != ETL_OK)
                 return rc;
@@ -263,7 +265,7 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
             t->escaped = (uint8_t)esc;
             i = end + 1;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t end;
+            size_t end = 0;
             if ((rc = scan_number(s, len, i, &end, err)) != ETL_OK)
                 return rc;
             if ((rc = push_tok(d, ETL_JSON_NUMBER, i, &t)) != ETL_OK)
@@ -292,6 +294,16 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
         }
         st = AFTER_VALUE;
     }
+}
+
+int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)
+{
+    d->text = s;
+    d->count = 0;
+    d->err_at = 0;
+    if (len >= UINT32_MAX)
+        return etl_error_set(err, ETL_ERR_INPUT, "document of %zu bytes is too large", len);
+    return tokenize(d, s, len, err);
 }
 
 static unsigned hex4(const char *p)

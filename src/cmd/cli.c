@@ -1,0 +1,244 @@
+/*
+ * What every command shares: global options, error output, finding the
+ * scenarios, and the session (embedded server or --db) with the database
+ * naming scheme: scenario S lives in etl_tpl_S (made by `generate`) and is
+ * processed in etl_run_S (a fresh clone per `process`).  Every database etl
+ * creates carries a COMMENT starting "etl ", which is how `clean --all`
+ * knows what is ours on a shared server.
+ */
+#include "cmd.h"
+#include "etl/exitcodes.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define DEFAULT_DATA_DIR ".etl-data"
+#define DB_COMMENT_PREFIX "etl "
+
+const char cli_global_help[] =
+    "Global options (accepted before or after the command):\n"
+    "  --db CONNINFO     use an existing PostgreSQL server (libpq string or URI)\n"
+    "                    instead of the embedded one\n"
+    "  --data-dir DIR    the embedded server's directory (default ./" DEFAULT_DATA_DIR
+    ", or $ETL_DATA_DIR)\n"
+    "  --scenarios DIR   read scenarios.yaml and processors.yaml from DIR\n"
+    "  --debug-sql       print every statement and its duration on stderr\n"
+    "  --debug-mem       print resident memory after each stage on stderr\n"
+    "  -q, --quiet       print nothing but errors and results\n"
+    "  -v, --verbose     say more\n";
+
+bool cli_global_option(etl_cli *cli, int opt, const char *arg)
+{
+    switch (opt) {
+    case 1001:
+        cli->db = arg;
+        return true;
+    case 1002:
+        cli->data_dir = arg;
+        return true;
+    case 1003:
+        cli->scenarios = arg;
+        return true;
+    case 1004:
+        cli->log.debug_sql = true;
+        return true;
+    case 1005:
+        cli->log.debug_mem = true;
+        return true;
+    case 'q':
+        cli->log.verbosity = -1;
+        return true;
+    case 'v':
+        if (cli->log.verbosity >= 0)
+            cli->log.verbosity++;
+        return true;
+    default:
+        return false;
+    }
+}
+
+int cli_fail(const etl_error *err)
+{
+    etl_log_error("%s", err->msg[0] ? err->msg : etl_error_name(err->code));
+    return etl_exit_status(err->code);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    etl_log_error("%s", msg);
+    fprintf(stderr, "Try 'etl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return ETL_EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && optopt < 256)
+        return cli_usage(cmd, "%s: unknown option or missing value for -%c", cmd, optopt);
+    return cli_usage(cmd, "%s: unknown option or missing value: %s", cmd, arg);
+}
+
+int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err)
+{
+    const char *dir = cli->scenarios;
+    if (!dir)
+        dir = getenv("ETL_SCENARIOS");
+    if (!dir || !*dir) {
+        dir = access("scenarios/" ETL_SCENARIOS_FILE, R_OK) == 0 ? "scenarios"
+                                                                 : ETL_SOURCE_SCENARIOS;
+    }
+    return etl_config_load(out, dir, err);
+}
+
+int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_cfg **out,
+                      etl_error *err)
+{
+    *out = etl_config_scenario(c, name);
+    if (*out)
+        return ETL_OK;
+    etl_buf names = ETL_BUF_INIT;
+    for (size_t i = 0; i < c->nscenarios; i++)
+        etl_buf_printf(&names, "%s%s", i ? ", " : "", c->scenarios[i].name);
+    etl_error_set(err, ETL_ERR_USAGE, "unknown scenario '%s' (valid: %s; defined in %s/%s)", name,
+                  names.data ? names.data : "none", c->dir, ETL_SCENARIOS_FILE);
+    etl_buf_release(&names);
+    return ETL_ERR_USAGE;
+}
+
+int cli_find_processor(const etl_config *c, const char *name, const etl_processor_cfg **out,
+                       etl_error *err)
+{
+    *out = etl_config_processor(c, name);
+    if (*out)
+        return ETL_OK;
+    etl_buf names = ETL_BUF_INIT;
+    for (size_t i = 0; i < c->nprocessors; i++)
+        etl_buf_printf(&names, "%s%s", i ? ", " : "", c->processors[i].name);
+    etl_error_set(err, ETL_ERR_USAGE, "unknown processor '%s' (valid: %s; defined in %s/%s)",
+                  name, names.data ? names.data : "none", c->dir, ETL_PROCESSORS_FILE);
+    etl_buf_release(&names);
+    return ETL_ERR_USAGE;
+}
+
+int cli_session_open(const etl_cli *cli, etl_session *s, etl_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    if (cli->db) {
+        s->conninfo = cli->db;
+    } else {
+        const char *dir = cli->data_dir ? cli->data_dir : getenv("ETL_DATA_DIR");
+        int rc = etl_server_start(&s->server, dir && *dir ? dir : DEFAULT_DATA_DIR, &cli->log, err);
+        if (rc != ETL_OK)
+            return rc;
+        s->conninfo = etl_server_conninfo(s->server);
+    }
+    int rc = etl_db_open(&s->admin, s->conninfo, NULL, &cli->log, err);
+    if (rc != ETL_OK)
+        cli_session_close(s);
+    return rc;
+}
+
+void cli_session_close(etl_session *s)
+{
+    etl_db_close(s->admin);
+    s->admin = NULL;
+    etl_server_stop(s->server);
+    s->server = NULL;
+}
+
+void cli_template_db(const char *scenario, char *out, size_t cap)
+{
+    snprintf(out, cap, "etl_tpl_%s", scenario);
+}
+
+void cli_run_db(const char *scenario, char *out, size_t cap)
+{
+    snprintf(out, cap, "etl_run_%s", scenario);
+}
+
+int cli_db_exists(etl_session *s, const char *name, bool *exists, etl_error *err)
+{
+    etl_result *r = NULL;
+    const char *params[1] = {name};
+    int rc = etl_db_query(s->admin, "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &r,
+                          err);
+    if (rc != ETL_OK)
+        return rc;
+    *exists = etl_result_rows(r) > 0;
+    etl_result_free(r);
+    return ETL_OK;
+}
+
+int cli_drop_db(etl_session *s, const char *name, etl_error *err)
+{
+    etl_buf sql = ETL_BUF_INIT;
+    int rc = ETL_ERR_NOMEM;
+    if (etl_buf_puts(&sql, "DROP DATABASE IF EXISTS ") == ETL_OK &&
+        etl_db_quote_ident(&sql, name) == ETL_OK && etl_buf_puts(&sql, " WITH (FORCE)") == ETL_OK)
+        rc = etl_db_exec(s->admin, sql.data, err);
+    else
+        etl_error_set(err, rc, "out of memory");
+    etl_buf_release(&sql);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot drop database %s", name);
+}
+
+int cli_create_db(etl_session *s, const char *name, const char *tmpl, const char *scenario,
+                  etl_error *err)
+{
+    etl_buf sql = ETL_BUF_INIT;
+    int rc = ETL_ERR_NOMEM;
+    /*
+     * FILE_COPY clones by copying files after a checkpoint: much faster than
+     * PostgreSQL 15's default WAL_LOG for templates of hundreds of MB.
+     * CREATE DATABASE must be a statement of its own (no implicit
+     * transaction), so the comment follows separately.
+     */
+    if (etl_buf_puts(&sql, "CREATE DATABASE ") != ETL_OK ||
+        etl_db_quote_ident(&sql, name) != ETL_OK ||
+        (tmpl && (etl_buf_puts(&sql, " TEMPLATE ") != ETL_OK ||
+                  etl_db_quote_ident(&sql, tmpl) != ETL_OK ||
+                  etl_buf_puts(&sql, " STRATEGY FILE_COPY") != ETL_OK)))
+        goto nomem;
+    if ((rc = etl_db_exec(s->admin, sql.data, err)) != ETL_OK)
+        goto out;
+    etl_buf_reset(&sql);
+    if (etl_buf_puts(&sql, "COMMENT ON DATABASE ") != ETL_OK ||
+        etl_db_quote_ident(&sql, name) != ETL_OK ||
+        etl_buf_printf(&sql, " IS '" DB_COMMENT_PREFIX "%s database of scenario ",
+                       tmpl ? "run" : "template") != ETL_OK)
+        goto nomem;
+    /* Scenario names come from YAML: double any quote inside the literal. */
+    for (const char *p = scenario; *p; p++)
+        if ((*p == '\'' && etl_buf_putc(&sql, '\'') != ETL_OK) || etl_buf_putc(&sql, *p) != ETL_OK)
+            goto nomem;
+    if (etl_buf_putc(&sql, '\'') != ETL_OK)
+        goto nomem;
+    rc = etl_db_exec(s->admin, sql.data, err);
+    goto out;
+nomem:
+    rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+out:
+    etl_buf_release(&sql);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot create database %s", name);
+}
+
+/* Names of every database whose comment says etl made it. */
+int cli_our_databases(etl_session *s, etl_result **out, etl_error *err)
+{
+    return etl_db_query(s->admin,
+                        "SELECT d.datname FROM pg_database d "
+                        "JOIN pg_shdescription c ON c.objoid = d.oid "
+                        "AND c.classoid = 'pg_database'::regclass "
+                        "WHERE c.description LIKE '" DB_COMMENT_PREFIX "%' ORDER BY 1",
+                        0, NULL, out, err);
+}

@@ -1,0 +1,88 @@
+/*
+ * Private to the command layer: the parsed global options, the session a
+ * command runs in (embedded server or --db), and helpers every command
+ * shares.  Commands return a process exit status (etl/exitcodes.h).
+ */
+#ifndef ETL_CMD_H
+#define ETL_CMD_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "etl/config.h"
+#include "etl/db.h"
+#include "etl/error.h"
+#include "etl/log.h"
+#include "etl/server.h"
+
+typedef struct etl_cli {
+    const char *db;        /* --db: an existing server, or NULL for the embedded one */
+    const char *data_dir;  /* --data-dir: the embedded server's directory */
+    const char *scenarios; /* --scenarios: where scenarios.yaml and processors.yaml are */
+    etl_log log;
+} etl_cli;
+
+/* Long options every command accepts besides its own (values 1000 and up, q, v). */
+#define CLI_GLOBAL_OPTIONS                                                                     \
+    {"db", required_argument, NULL, 1001}, {"data-dir", required_argument, NULL, 1002},       \
+        {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004}, \
+        {"debug-mem", no_argument, NULL, 1005}, {"quiet", no_argument, NULL, 'q'},            \
+        {"verbose", no_argument, NULL, 'v'}
+#define CLI_GLOBAL_SHORT "qv"
+
+/* Help text for the global options, shared by every --help. */
+extern const char cli_global_help[];
+
+/* Apply a global option getopt returned; false if opt is not one. */
+bool cli_global_option(etl_cli *cli, int opt, const char *arg);
+
+/*
+ * Print "etl: <message>" for err and return its exit status.  The one place
+ * a command turns an error into output.
+ */
+int cli_fail(const etl_error *err);
+/* Print a usage error (with a hint to --help for cmd) and return ETL_EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An unrecognised option, as getopt reported it. */
+int cli_bad_option(const char *cmd, char **argv);
+
+/* Find the scenarios directory (--scenarios, $ETL_SCENARIOS, ./scenarios, the source tree) and load it. */
+int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err);
+/* Look up names; ETL_ERR_USAGE listing the valid names if unknown. */
+int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_cfg **out,
+                      etl_error *err);
+int cli_find_processor(const etl_config *c, const char *name, const etl_processor_cfg **out,
+                       etl_error *err);
+
+/* Where a command talks to PostgreSQL. */
+typedef struct etl_session {
+    etl_server *server;   /* the embedded server, or NULL with --db */
+    const char *conninfo; /* maintenance connection: --db or the embedded server's */
+    etl_db *admin;        /* connection to it, for CREATE/DROP DATABASE */
+} etl_session;
+
+/* Start the embedded server (or use --db) and connect the admin connection. */
+int cli_session_open(const etl_cli *cli, etl_session *s, etl_error *err);
+void cli_session_close(etl_session *s);
+
+/* Database names of a scenario: its template and its run database. */
+void cli_template_db(const char *scenario, char *out, size_t cap);
+void cli_run_db(const char *scenario, char *out, size_t cap);
+/* Does database name exist on the session's server? */
+int cli_db_exists(etl_session *s, const char *name, bool *exists, etl_error *err);
+/* DROP DATABASE IF EXISTS name, disconnecting anyone still on it. */
+int cli_drop_db(etl_session *s, const char *name, etl_error *err);
+/* CREATE DATABASE name [TEMPLATE tmpl], marked with etl's comment for `clean`. */
+int cli_create_db(etl_session *s, const char *name, const char *tmpl, const char *scenario,
+                  etl_error *err);
+/* The databases etl created on the session's server (by their comment); caller frees. */
+int cli_our_databases(etl_session *s, etl_result **out, etl_error *err);
+
+/* The commands. */
+int cmd_generate(int argc, char **argv, etl_cli *cli);
+int cmd_process(int argc, char **argv, etl_cli *cli);
+int cmd_list(int argc, char **argv, etl_cli *cli);
+int cmd_psql(int argc, char **argv, etl_cli *cli);
+int cmd_clean(int argc, char **argv, etl_cli *cli);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * `etl list`: scenarios and processors from the YAML files, strategies from
+ * the registries, one line each.  Needs no database.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "etl/exitcodes.h"
+#include "etl/registry.h"
+
+#include "banned.h"
+
+static const char help[] = "Usage: etl list\n\n"
+                           "List the scenarios and processors (from the scenarios directory) and\n"
+                           "the extractor, transformer and loader strategies compiled in.\n\n";
+
+int cmd_list(int argc, char **argv, etl_cli *cli)
+{
+    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
+        if (cli_global_option(cli, c, optarg))
+            continue;
+        if (c == 'h') {
+            printf("%s%s", help, cli_global_help);
+            return ETL_EXIT_OK;
+        }
+        return cli_bad_option("list", argv);
+    }
+    if (optind < argc)
+        return cli_usage("list", "list: unexpected argument '%s'", argv[optind]);
+    etl_error err;
+    etl_error_clear(&err);
+    etl_config *config = NULL;
+    if (cli_load_config(cli, &config, &err) != ETL_OK)
+        return cli_fail(&err);
+
+    printf("scenarios (%s/%s):\n", config->dir, ETL_SCENARIOS_FILE);
+    for (size_t i = 0; i < config->nscenarios; i++) {
+        const etl_scenario_cfg *s = &config->scenarios[i];
+        char counts[96];
+        snprintf(counts, sizeof(counts), "%zu/%zu/%zu%s", s->forms, s->users, s->submissions,
+                 s->nfixtures ? "+fixtures" : "");
+        printf("  %-18s %-22s %s\n", s->name, counts, s->description ? s->description : "");
+    }
+    printf("processors (%s/%s):\n", config->dir, ETL_PROCESSORS_FILE);
+    for (size_t i = 0; i < config->nprocessors; i++) {
+        const etl_processor_cfg *p = &config->processors[i];
+        char parts[96];
+        snprintf(parts, sizeof(parts), "%s + %s", p->extractor, p->loader);
+        printf("  %-18s %-22s %s\n", p->name, parts, p->description ? p->description : "");
+    }
+    size_t n;
+    const etl_extractor_entry *xs = etl_registry_extractors(&n);
+    printf("extractors:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-18s %s\n", xs[i].name, xs[i].summary);
+    const etl_transformer_entry *ts = etl_registry_transformers(&n);
+    printf("transformers:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-18s %s\n", ts[i].name, ts[i].summary);
+    const etl_loader_entry *ls = etl_registry_loaders(&n);
+    printf("loaders:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-18s %s\n", ls[i].name, ls[i].summary);
+    etl_config_free(config);
+    return ETL_EXIT_OK;
+}

@@ -1,0 +1,56 @@
+/*
+ * The DDL of both sides.  `app` mirrors the application's tables (created
+ * only for scenarios: in production they belong to the application);
+ * `dwh` is the warehouse table etl fills.  Constraints and indexes of `app`
+ * are added after the bulk load (etl_schema_app_constraints_sql), which is
+ * several times faster than checking them row by row during COPY.
+ */
+#include "etl/generate.h"
+
+#include "banned.h"
+
+const char etl_schema_app_sql[] =
+    "CREATE SCHEMA app;\n"
+    "CREATE TABLE app.forms (\n"
+    "    id uuid NOT NULL,\n"
+    "    name text NOT NULL,\n"
+    "    description text NOT NULL,\n"
+    "    schema jsonb NOT NULL);\n"
+    "CREATE TABLE app.users (\n"
+    "    id uuid NOT NULL,\n"
+    "    given_name text NOT NULL,\n"
+    "    family_name text NOT NULL);\n"
+    "CREATE TABLE app.submissions (\n"
+    "    id uuid NOT NULL,\n"
+    "    form_id uuid NOT NULL,\n"
+    "    user_id uuid NOT NULL,\n"
+    "    responses json NOT NULL,\n"
+    "    date_created timestamptz NOT NULL);\n";
+
+const char etl_schema_app_constraints_sql[] =
+    "ALTER TABLE app.forms ADD PRIMARY KEY (id), ADD UNIQUE (name);\n"
+    "ALTER TABLE app.users ADD PRIMARY KEY (id);\n"
+    "ALTER TABLE app.submissions ADD PRIMARY KEY (id),\n"
+    "    ADD FOREIGN KEY (form_id) REFERENCES app.forms,\n"
+    "    ADD FOREIGN KEY (user_id) REFERENCES app.users;\n"
+    "CREATE INDEX submissions_created_idx ON app.submissions (date_created, id);\n";
+
+const char etl_schema_dwh_sql[] =
+    "CREATE SCHEMA IF NOT EXISTS dwh;\n"
+    "DO $$ BEGIN\n"
+    "    CREATE TYPE dwh.answer_type AS ENUM ('number', 'text', 'boolean', 'date');\n"
+    "EXCEPTION WHEN duplicate_object THEN NULL;\n"
+    "END $$;\n"
+    "CREATE TABLE IF NOT EXISTS dwh.response_events (\n"
+    "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "    form_id uuid NOT NULL,\n"
+    "    form_name text NOT NULL,\n"
+    "    user_id uuid NOT NULL,\n"
+    "    user_full_name text NOT NULL,\n"
+    "    submission_id uuid NOT NULL,\n"
+    "    submission_created timestamptz NOT NULL,\n"
+    "    processed_on timestamptz NOT NULL,\n"
+    "    schema_path text NOT NULL,\n"
+    "    value text NOT NULL,\n"
+    "    answer_type dwh.answer_type NOT NULL,\n"
+    "    tag text);\n";

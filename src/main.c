@@ -1,0 +1,88 @@
+/*
+ * etl: batch ETL of form submissions into response events.
+ * main() parses the global options up to the command name, then hands the
+ * rest of the command line to the command's own function.  Exit statuses
+ * are listed in include/etl/exitcodes.h and documented in docs/cli.md.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "etl/exitcodes.h"
+
+#include "banned.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv, etl_cli *cli);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"generate", cmd_generate, "build a scenario's template database with synthetic data"},
+    {"process", cmd_process, "run a processor on a fresh copy of a scenario and report figures"},
+    {"list", cmd_list, "list scenarios, processors and strategies"},
+    {"psql", cmd_psql, "open psql on a scenario's database"},
+    {"clean", cmd_clean, "drop scenario databases, or everything etl created"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: etl [global options] COMMAND [options] [arguments]\n\n"
+                 "Turn form submissions into one response event per answer, and measure\n"
+                 "how each extract/load strategy does it.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n%s", cli_global_help);
+    fprintf(out, "  -h, --help        this help; `etl COMMAND --help` for a command's\n"
+                 "  --version         print the version\n\n"
+                 "Example:\n  etl generate medium && etl process medium chunked\n");
+}
+
+int main(int argc, char **argv)
+{
+    etl_cli cli;
+    memset(&cli, 0, sizeof(cli));
+    static const struct option longopts[] = {
+        CLI_GLOBAL_OPTIONS,
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 1100},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    /* '+': stop at the command name; the command parses what follows. */
+    while ((c = getopt_long(argc, argv, "+h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
+        if (cli_global_option(&cli, c, optarg))
+            continue;
+        if (c == 'h') {
+            usage(stdout);
+            return ETL_EXIT_OK;
+        }
+        if (c == 1100) {
+            printf("etl %s\n", ETL_VERSION);
+            return ETL_EXIT_OK;
+        }
+        return cli_bad_option(NULL, argv);
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return ETL_EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            int sub_argc = argc - optind;
+            char **sub_argv = argv + optind;
+            optind = 0; /* full re-initialisation of getopt for the command */
+            return commands[i].fn(sub_argc, sub_argv, &cli);
+        }
+    }
+    etl_buf names = ETL_BUF_INIT;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        etl_buf_printf(&names, "%s%s", i ? ", " : "", commands[i].name);
+    int rc = cli_usage(NULL, "unknown command '%s' (valid: %s)", name, names.data);
+    etl_buf_release(&names);
+    return rc;
+}
