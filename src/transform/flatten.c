@@ -42,11 +42,24 @@ int etl_format_number(const char *raw, size_t len, etl_buf *out)
     double d = strtod(tmp, NULL);
     if (!isfinite(d))
         return etl_buf_append(out, raw, len);
+    /*
+     * Shortest digits that read back to the same double, then laid out as
+     * Python's repr does: fixed notation for exponents -4..15 (so 1e2 is
+     * "100" and 2.50 is "2.5"), scientific beyond (1e+16, 1e-05).
+     */
     char txt[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(txt, sizeof(txt), "%.*g", prec, d);
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(txt, sizeof(txt), "%.*e", prec - 1, d);
         if (strtod(txt, NULL) == d)
             break;
+    }
+    int exp10 = atoi(strchr(txt, 'e') + 1);
+    if (exp10 >= -4 && exp10 < 16) {
+        int decimals = prec - 1 - exp10;
+        snprintf(txt, sizeof(txt), "%.*f", decimals > 0 ? decimals : 0, d);
+    } else {
+        snprintf(txt, sizeof(txt), "%.*g", prec, d);
     }
     return etl_buf_puts(out, txt);
 }
