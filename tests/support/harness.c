@@ -1,0 +1,154 @@
+/*
+ * Test support implementation.  Runs etl with fork/execv (no shell, so
+ * connection strings with spaces and quotes arrive intact) and collects
+ * stdout and stderr through temporary files.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "etl/config.h"
+
+static void slurp_fd(int fd, etl_buf *out)
+{
+    char chunk[8192];
+    ssize_t n;
+    lseek(fd, 0, SEEK_SET);
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        etl_buf_append(out, chunk, (size_t)n);
+    if (!out->data)
+        etl_buf_puts(out, "");
+}
+
+static int temp_fd(void)
+{
+    char path[] = "/tmp/etl-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
+void etl_test_run(etl_run *run, const char *const *args)
+{
+    memset(run, 0, sizeof(*run));
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof(*argv));
+    assert_non_null(argv);
+    argv[0] = (char *)(uintptr_t)ETL_BINARY;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *)(uintptr_t)args[i];
+    int out = temp_fd(), err = temp_fd();
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(out, 1);
+        dup2(err, 2);
+        execv(ETL_BINARY, argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    run->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    slurp_fd(out, &run->out);
+    slurp_fd(err, &run->err);
+    close(out);
+    close(err);
+    free(argv);
+}
+
+void etl_run_release(etl_run *run)
+{
+    etl_buf_release(&run->out);
+    etl_buf_release(&run->err);
+}
+
+void etl_test_server_start(etl_test_server *s, const char *name)
+{
+    memset(s, 0, sizeof(*s));
+    const char *uri = getenv("ETL_TEST_PGURI");
+    if (uri && *uri) {
+        s->conninfo = uri;
+        return;
+    }
+    static const etl_log quiet = {-1, false, false};
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", ETL_TEST_WORKDIR, name);
+    etl_error err;
+    etl_error_clear(&err);
+    if (etl_server_start(&s->server, dir, &quiet, &err) != ETL_OK)
+        fail_msg("cannot start the test PostgreSQL server in %s: %s", dir, err.msg);
+    s->conninfo = etl_server_conninfo(s->server);
+}
+
+void etl_test_server_stop(etl_test_server *s)
+{
+    etl_server_stop(s->server);
+    s->server = NULL;
+}
+
+etl_db *etl_test_connect(const etl_test_server *s, const char *dbname)
+{
+    static const etl_log quiet = {-1, false, false};
+    etl_db *db = NULL;
+    etl_error err;
+    etl_error_clear(&err);
+    if (etl_db_open(&db, s->conninfo, dbname, &quiet, &err) != ETL_OK)
+        fail_msg("cannot connect to %s: %s", dbname ? dbname : "the test server", err.msg);
+    return db;
+}
+
+char *etl_test_query_text(etl_db *db, const char *sql)
+{
+    etl_result *r = NULL;
+    etl_error err;
+    etl_error_clear(&err);
+    if (etl_db_query(db, sql, 0, NULL, &r, &err) != ETL_OK)
+        fail_msg("query failed: %s\n%s", err.msg, sql);
+    etl_buf out = ETL_BUF_INIT;
+    etl_buf_puts(&out, "");
+    for (int i = 0; i < etl_result_rows(r); i++) {
+        for (int c = 0; c < etl_result_cols(r); c++) {
+            if (c)
+                etl_buf_putc(&out, '|');
+            etl_buf_puts(&out, etl_result_is_null(r, i, c) ? "<null>" : etl_result_get(r, i, c));
+        }
+        etl_buf_putc(&out, '\n');
+    }
+    etl_result_free(r);
+    return etl_buf_detach(&out);
+}
+
+char *etl_test_read(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    etl_error err;
+    if (etl_read_file(path, &text, &len, &err) != ETL_OK)
+        fail_msg("%s", err.msg);
+    return text;
+}
+
+double etl_test_json_number(const char *json, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}

@@ -1,0 +1,51 @@
+/*
+ * Test support: run the etl binary and capture what it prints, start a real
+ * PostgreSQL for the pg tests (or use $ETL_TEST_PGURI), and read files.
+ */
+#ifndef ETL_TEST_HARNESS_H
+#define ETL_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "etl/buf.h"
+#include "etl/db.h"
+#include "etl/server.h"
+
+/* What one run of the etl binary did. */
+typedef struct etl_run {
+    int status;  /* exit status, or -1 if it did not exit normally */
+    etl_buf out; /* stdout */
+    etl_buf err; /* stderr */
+} etl_run;
+
+/*
+ * Run ETL_BINARY with args (NULL-terminated, without argv[0]).  The caller
+ * releases run with etl_run_release.
+ */
+void etl_test_run(etl_run *run, const char *const *args);
+void etl_run_release(etl_run *run);
+
+/* A server for the pg tests: $ETL_TEST_PGURI, or an embedded one in ETL_TEST_WORKDIR/name. */
+typedef struct etl_test_server {
+    etl_server *server;
+    const char *conninfo;
+} etl_test_server;
+
+/* Fails the test (cmocka) if no server can be had: never skips. */
+void etl_test_server_start(etl_test_server *s, const char *name);
+void etl_test_server_stop(etl_test_server *s);
+
+/* Connect to database dbname on the test server; fails the test on error. */
+etl_db *etl_test_connect(const etl_test_server *s, const char *dbname);
+
+/* Run a query and return all rows, one line each, cells joined by '|'; fails on error. */
+char *etl_test_query_text(etl_db *db, const char *sql);
+
+/* Read a whole file; fails the test on error. */
+char *etl_test_read(const char *path);
+
+/* Extract the number after "key": in a flat JSON object; -1 if absent. */
+double etl_test_json_number(const char *json, const char *key);
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * The pure transform pieces: number text, the schema path map, the walk's
+ * order and skip rules, the flatten stage's all-or-nothing rejects, the LRU
+ * cache, and COPY text escaping.  Expected values are written out by hand.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "etl/flatten.h"
+#include "etl/transformer.h"
+
+static void test_format_number_integers_exact(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"24", "24"},
+        {"-7", "-7"},
+        {"0", "0"},
+        {"-0", "-0"},
+        {"12345678901234567890", "12345678901234567890"},
+        {"123456789012345678901234567890", "123456789012345678901234567890"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        etl_buf b = ETL_BUF_INIT;
+        assert_int_equal(etl_format_number(cases[i][0], strlen(cases[i][0]), &b), ETL_OK);
+        assert_string_equal(b.data, cases[i][1]);
+        etl_buf_release(&b);
+    }
+}
+
+static void test_format_number_shortest_round_trip(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"2.5", "2.5"},       {"2.50", "2.5"},     {"36.60", "36.6"},     {"3.0", "3"},
+        {"1e2", "100"},       {"1E2", "100"},      {"0.1", "0.1"},        {"0.0001", "0.0001"},
+        {"1e-5", "1e-05"},    {"1e16", "1e+16"},   {"-0.0", "-0"},        {"1.5e300", "1.5e+300"},
+        {"0.30000000000000004", "0.30000000000000004"}, {"123456789.125", "123456789.125"},
+        {"1e999", "1e999"}, /* not a finite double: kept as written */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        etl_buf b = ETL_BUF_INIT;
+        assert_int_equal(etl_format_number(cases[i][0], strlen(cases[i][0]), &b), ETL_OK);
+        if (strcmp(b.data, cases[i][1]) != 0)
+            fail_msg("%s formatted as %s, expected %s", cases[i][0], b.data, cases[i][1]);
+        etl_buf_release(&b);
+    }
+}
+
+static const char schema[] =
+    "{\"slug\": \"form_root_slug\", \"children\": ["
+    "  {\"type\": \"paragraph\", \"text\": \"no slug: skipped\"},"
+    "  {\"slug\": \"root\", \"children\": ["
+    "     {\"slug\": \"falls\", \"answerType\": \"number\", \"tag\": \"risk\"},"
+    "     {\"slug\": \"internet_access\", \"children\": ["
+    "        {\"slug\": \"tablet\", \"answerType\": \"boolean\"},"
+    "        {\"answerType\": \"text\"}"
+    "     ]},"
+    "     {\"slug\": \"seen\", \"answerType\": \"date\", \"tag\": null}"
+    "  ]},"
+    "  {\"slug\": \"note\", \"answerType\": \"text\"}"
+    "]}";
+
+static void test_pathmap_paths_types_tags(void **state)
+{
+    (void)state;
+    etl_pathmap *m = NULL;
+    etl_error err;
+    assert_int_equal(etl_pathmap_build(&m, schema, strlen(schema), &err), ETL_OK);
+    assert_int_equal(etl_pathmap_count(m), 4);
+    const etl_question *q = etl_pathmap_find(m, "root.falls", 10);
+    assert_non_null(q);
+    assert_int_equal(q->type, ETL_ANSWER_NUMBER);
+    assert_string_equal(q->tag, "risk");
+    q = etl_pathmap_find(m, "root.internet_access.tablet", 27);
+    assert_non_null(q);
+    assert_int_equal(q->type, ETL_ANSWER_BOOLEAN);
+    assert_null(q->tag);
+    assert_non_null(etl_pathmap_find(m, "root.seen", 9));
+    assert_null(etl_pathmap_find(m, "root.seen", 9)->tag);
+    assert_non_null(etl_pathmap_find(m, "note", 4));
+    /* The root node's own slug is not part of any path; groups are not questions. */
+    assert_null(etl_pathmap_find(m, "form_root_slug.root.falls", 25));
+    assert_null(etl_pathmap_find(m, "root", 4));
+    assert_null(etl_pathmap_find(m, "root.internet_access", 20));
+    etl_pathmap_free(m);
+}
+
+static void test_pathmap_unusable_schemas(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"[1, 2]", "not a JSON object"},
+        {"{\"children\": {}}", "not an array"},
+        {"{\"children\": [1]}", "not an object"},
+        {"{\"children\": [{\"slug\": \"a\", \"answerType\": \"colour\"}]}", "answerType 'colour'"},
+        {"{\"children\": [{\"slug\": \"a\", \"answerType\": 3}]}", "wrong type"},
+        {"{\"children\": [{\"slug\": 5, \"answerType\": \"text\"}]}", "not a non-empty string"},
+        {"{\"children\": [{\"slug\": \"a\", \"answerType\": \"text\"},"
+         " {\"slug\": \"a\", \"answerType\": \"number\"}]}",
+         "duplicate question path 'a'"},
+        {"{\"children\": [{\"slug\": \"a\", \"answerType\": \"text\", \"tag\": 1}]}", "tag"},
+        {"{\"children\": [", "not valid JSON"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        etl_pathmap *m = (etl_pathmap *)1;
+        etl_error err;
+        etl_error_clear(&err);
+        assert_int_equal(etl_pathmap_build(&m, bad[i][0], strlen(bad[i][0]), &err), ETL_ERR_INPUT);
+        assert_null(m);
+        if (!strstr(err.msg, bad[i][1]))
+            fail_msg("schema %s: message '%s' lacks '%s'", bad[i][0], err.msg, bad[i][1]);
+    }
+}
+
+typedef struct walk_fixture {
+    etl_pathmap *map;
+    etl_json_doc doc;
+    etl_event_batch events;
+    etl_buf path;
+    etl_submission sub;
+} walk_fixture;
+
+static int walk_setup(void **state)
+{
+    walk_fixture *f = test_calloc(1, sizeof(*f));
+    etl_error err;
+    assert_int_equal(etl_pathmap_build(&f->map, schema, strlen(schema), &err), ETL_OK);
+    etl_json_doc_init(&f->doc, 0);
+    etl_event_batch_init(&f->events, "2026-01-01 00:00:00+00");
+    f->sub.id = "s1";
+    f->sub.form_id = "f1";
+    *state = f;
+    return 0;
+}
+
+static int walk_teardown(void **state)
+{
+    walk_fixture *f = *state;
+    etl_pathmap_free(f->map);
+    etl_json_doc_release(&f->doc);
+    etl_event_batch_release(&f->events);
+    etl_buf_release(&f->path);
+    test_free(f);
+    return 0;
+}
+
+/* Walk json and render the events as "path=value:type:tag" lines. */
+static int walk(walk_fixture *f, const char *json, etl_buf *out, etl_error *err)
+{
+    etl_event_batch_reset(&f->events);
+    int rc = etl_json_tokenize(&f->doc, json, strlen(json), err);
+    if (rc == ETL_OK)
+        rc = etl_flatten_walk(&f->doc, f->map, &f->sub, &f->events, &f->path, err);
+    for (size_t i = 0; i < f->events.count; i++) {
+        const etl_event *e = &f->events.events[i];
+        const char *tag = etl_event_tag(&f->events, e);
+        etl_buf_printf(out, "%s=%s:%s:%s\n", etl_event_path(&f->events, e),
+                       etl_event_value(&f->events, e), etl_answer_type_name(e->type),
+                       tag ? tag : "-");
+    }
+    if (!out->data)
+        etl_buf_puts(out, "");
+    return rc;
+}
+
+static void test_walk_preorder_scalars_before_children(void **state)
+{
+    walk_fixture *f = *state;
+    etl_buf out = ETL_BUF_INIT;
+    etl_error err;
+    /* The workshop example, with the nested object first in the document. */
+    const char *json = "{\"root\": {\"internet_access\": {\"tablet\": false}, \"falls\": 2,"
+                       " \"seen\": \"2026-02-03\"}, \"note\": \"hi\"}";
+    assert_int_equal(walk(f, json, &out, &err), ETL_OK);
+    assert_string_equal(out.data, "note=hi:text:-\n"
+                                  "root.falls=2:number:risk\n"
+                                  "root.seen=2026-02-03:date:-\n"
+                                  "root.internet_access.tablet=false:boolean:-\n");
+    etl_buf_release(&out);
+}
+
+static void test_walk_skip_rules(void **state)
+{
+    walk_fixture *f = *state;
+    etl_buf out = ETL_BUF_INIT;
+    etl_error err;
+    const char *json = "{\"root\": {\"falls\": null, \"seen\": [\"2026-01-01\"],"
+                       " \"internet_access\": {\"tablet\": true, \"extra\": 1, \"deeper\": {\"x\": 1}},"
+                       " \"unknown\": \"x\"}, \"root.falls\": 3, \"note\": {\"nested\": \"no\"},"
+                       " \"_client\": {\"app\": \"android\"}}";
+    assert_int_equal(walk(f, json, &out, &err), ETL_OK);
+    /* null: unanswered; array: no scalar; "root.falls" as one key at the top is a
+     * dotted path that happens to match: the walk joins keys with dots, so it counts. */
+    assert_string_equal(out.data, "root.falls=3:number:risk\n"
+                                  "root.internet_access.tablet=true:boolean:-\n");
+    etl_buf_release(&out);
+}
+
+static void test_walk_values_as_text(void **state)
+{
+    walk_fixture *f = *state;
+    etl_buf out = ETL_BUF_INIT;
+    etl_error err;
+    const char *json = "{\"root\": {\"falls\": 12345678901234567890}, \"note\": \"tab\\there \\u00e9\"}";
+    assert_int_equal(walk(f, json, &out, &err), ETL_OK);
+    assert_string_equal(out.data, "note=tab\there \xc3\xa9:text:-\n"
+                                  "root.falls=12345678901234567890:number:risk\n");
+    etl_buf_release(&out);
+}
+
+static void test_walk_not_an_object(void **state)
+{
+    walk_fixture *f = *state;
+    static const char *const docs[][2] = {
+        {"[1]", "an array"}, {"\"x\"", "a string"}, {"3", "a number"}, {"null", "a null"}};
+    for (size_t i = 0; i < 4; i++) {
+        etl_buf out = ETL_BUF_INIT;
+        etl_error err;
+        etl_error_clear(&err);
+        assert_int_equal(walk(f, docs[i][0], &out, &err), ETL_ERR_INPUT);
+        assert_non_null(strstr(err.msg, docs[i][1]));
+        assert_string_equal(out.data, "");
+        etl_buf_release(&out);
+    }
+}
+
+static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error *err)
+{
+    int *calls = ctx;
+    (*calls)++;
+    if (strcmp(form_id, "broken") == 0)
+        return etl_buf_puts(out, "{\"children\": 7}");
+    if (strcmp(form_id, "f1") != 0)
+        return etl_error_set(err, ETL_ERR_INPUT, "form %s does not exist", form_id);
+    return etl_buf_puts(out, schema);
+}
+
+static void test_flatten_stage_rejects_whole_submission(void **state)
+{
+    (void)state;
+    int calls = 0;
+    etl_transformer_cfg cfg = {.form_cache = 4, .max_depth = 16, .fetch = fetch_schema,
+                               .fetch_ctx = &calls};
+    etl_transformer t;
+    etl_error err;
+    assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
+    etl_event_batch b;
+    etl_event_batch_init(&b, "now");
+    etl_submission good = {.id = "g", .form_id = "f1", .responses = "{\"note\": \"a\"}"};
+    good.responses_len = strlen(good.responses);
+    assert_int_equal(t.ops->apply(t.state, &good, &b, &err), ETL_OK);
+    assert_int_equal(b.count, 1);
+    size_t len = b.strings.len;
+    /* The first answer is fine, the second has \u0000: nothing of it may stay. */
+    etl_submission bad = {.id = "b", .form_id = "f1",
+                          .responses = "{\"note\": \"ok\", \"root\": {\"seen\": \"x\\u0000\"}}"};
+    bad.responses_len = strlen(bad.responses);
+    etl_error_clear(&err);
+    assert_int_equal(t.ops->apply(t.state, &bad, &b, &err), ETL_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "root.seen"));
+    assert_int_equal(b.count, 1);
+    assert_int_equal(b.strings.len, len);
+    etl_submission broken = {.id = "x", .form_id = "broken", .responses = "{}", .responses_len = 2};
+    assert_int_equal(t.ops->apply(t.state, &broken, &b, &err), ETL_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "unusable schema"));
+    assert_int_equal(t.ops->apply(t.state, &broken, &b, &err), ETL_ERR_INPUT);
+    /* One fetch per form: the unusable schema is cached as such too. */
+    assert_int_equal(calls, 2);
+    etl_submission invalid = {.id = "i", .form_id = "f1", .responses = "{\"note\": ",
+                              .responses_len = 9};
+    assert_int_equal(t.ops->apply(t.state, &invalid, &b, &err), ETL_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "not valid JSON"));
+    assert_int_equal(b.count, 1);
+    etl_event_batch_release(&b);
+    t.ops->destroy(t.state);
+}
+
+static void test_form_cache_lru(void **state)
+{
+    (void)state;
+    etl_form_cache *c = NULL;
+    assert_int_equal(etl_form_cache_new(&c, 2), ETL_OK);
+    const etl_pathmap *m;
+    const char *reason;
+    etl_pathmap *a = NULL, *b = NULL, *d = NULL;
+    etl_error err;
+    assert_int_equal(etl_pathmap_build(&a, schema, strlen(schema), &err), ETL_OK);
+    assert_int_equal(etl_pathmap_build(&b, schema, strlen(schema), &err), ETL_OK);
+    assert_int_equal(etl_pathmap_build(&d, schema, strlen(schema), &err), ETL_OK);
+    assert_false(etl_form_cache_get(c, "a", &m, &reason));
+    assert_int_equal(etl_form_cache_put(c, "a", a, NULL), ETL_OK);
+    assert_int_equal(etl_form_cache_put(c, "b", b, NULL), ETL_OK);
+    assert_true(etl_form_cache_get(c, "a", &m, &reason)); /* a is now the most recent */
+    assert_ptr_equal(m, a);
+    assert_int_equal(etl_form_cache_put(c, "d", d, NULL), ETL_OK); /* evicts b */
+    assert_int_equal(etl_form_cache_size(c), 2);
+    assert_false(etl_form_cache_get(c, "b", &m, &reason));
+    assert_true(etl_form_cache_get(c, "a", &m, &reason));
+    assert_true(etl_form_cache_get(c, "d", &m, &reason));
+    assert_ptr_equal(m, d);
+    assert_int_equal(etl_form_cache_put(c, "e", NULL, "bad schema"), ETL_OK); /* evicts a */
+    assert_true(etl_form_cache_get(c, "e", &m, &reason));
+    assert_null(m);
+    assert_string_equal(reason, "bad schema");
+    assert_false(etl_form_cache_get(c, "a", &m, &reason));
+    assert_int_equal(etl_form_cache_misses(c), 4);
+    etl_form_cache_free(c);
+}
+
+static void test_copy_text_escaping(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"plain", "plain"},
+        {"a\tb", "a\\tb"},
+        {"line\nnext", "line\\nnext"},
+        {"cr\rlf", "cr\\rlf"},
+        {"back\\slash", "back\\\\slash"},
+        {"\\N", "\\\\N"}, /* must not read back as NULL */
+        {"\xc3\xbc\xf0\x9f\x99\x82 \xe6\xb8\xa9", "\xc3\xbc\xf0\x9f\x99\x82 \xe6\xb8\xa9"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        etl_buf b = ETL_BUF_INIT;
+        etl_buf_puts(&b, "");
+        assert_int_equal(etl_buf_put_copy_text(&b, cases[i][0], strlen(cases[i][0])), ETL_OK);
+        assert_string_equal(b.data, cases[i][1]);
+        etl_buf_release(&b);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_number_integers_exact),
+        cmocka_unit_test(test_format_number_shortest_round_trip),
+        cmocka_unit_test(test_pathmap_paths_types_tags),
+        cmocka_unit_test(test_pathmap_unusable_schemas),
+        cmocka_unit_test_setup_teardown(test_walk_preorder_scalars_before_children, walk_setup,
+                                        walk_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_skip_rules, walk_setup, walk_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_values_as_text, walk_setup, walk_teardown),
+        cmocka_unit_test_setup_teardown(test_walk_not_an_object, walk_setup, walk_teardown),
+        cmocka_unit_test(test_flatten_stage_rejects_whole_submission),
+        cmocka_unit_test(test_form_cache_lru),
+        cmocka_unit_test(test_copy_text_escaping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
