@@ -1,0 +1,289 @@
+/*
+ * The etl command line against real PostgreSQL: documented exit codes and
+ * messages for each kind of mistake, passwords kept out of output, and the
+ * embedded server (start as root or not, stop afterwards, concurrent
+ * commands on one data directory, psql pass-through, clean --all).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static etl_test_server server;
+static char embedded_dir[4096];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    etl_test_server_start(&server, "pgdata-cli");
+    snprintf(embedded_dir, sizeof(embedded_dir), "%s/embedded", ETL_TEST_WORKDIR);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    etl_test_server_stop(&server);
+    return 0;
+}
+
+static void expect(const char *const *args, int status, const char *in_stderr)
+{
+    etl_run run;
+    etl_test_run(&run, args);
+    if (run.status != status)
+        fail_msg("etl %s: exit %d, expected %d\nstdout: %s\nstderr: %s", args[2], run.status,
+                 status, run.out.data, run.err.data);
+    if (in_stderr && !strstr(run.err.data, in_stderr))
+        fail_msg("etl %s: stderr lacks '%s':\n%s", args[2], in_stderr, run.err.data);
+    etl_run_release(&run);
+}
+
+static void test_cli_unknown_names_list_the_valid_ones(void **state)
+{
+    (void)state;
+    const char *a[] = {"--db", server.conninfo, "process", "nope", "copy", NULL};
+    expect(a, 2, "unknown scenario 'nope' (valid: empty, basic, small, medium, large-few-users, "
+                 "large-many-users, xlarge, huge");
+    const char *b[] = {"--db", server.conninfo, "process", "basic", "fastest", NULL};
+    expect(b, 2, "unknown processor 'fastest' (valid: naive, naive-joined, flush-single, "
+                 "chunked, copy");
+    const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
+    expect(c, 2, "unknown command 'frobnicate' (valid: generate, process, list, psql, clean)");
+    const char *d[] = {"--db", server.conninfo, "process", "basic", NULL};
+    expect(d, 2, "expected SCENARIO and PROCESSOR");
+    const char *e[] = {"--db", server.conninfo, "generate", "basic", "--seed", "x", NULL};
+    expect(e, 2, "--seed: 'x' is not a whole number");
+    const char *f[] = {"--db", server.conninfo, "process", "basic", "copy", "--fast", NULL};
+    expect(f, 2, "unknown option");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_cli_malformed_config_names_file_line_column(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof(dir), "%s/bad-scenarios", ETL_TEST_WORKDIR);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof(path), "%s/scenarios.yaml", dir);
+    write_file(path, "scenarios:\n  one:\n    forms: [1\n");
+    snprintf(path, sizeof(path), "%s/processors.yaml", dir);
+    write_file(path, "processors:\n  p: {extractor: chunked, loader: copy}\n");
+    char want[4300];
+    snprintf(want, sizeof(want), "%s/scenarios.yaml:4:1:", dir);
+    const char *a[] = {"--db", server.conninfo, "--scenarios", dir, "list", NULL};
+    expect(a, 3, want);
+
+    /* A form schema file that is not JSON: generate names it with line and column. */
+    snprintf(path, sizeof(path), "%s/scenarios.yaml", dir);
+    write_file(path, "scenarios:\n  one: {forms: 1, users: 1, submissions: 1, schemas: [bad.json]}\n");
+    snprintf(path, sizeof(path), "%s/bad.json", dir);
+    write_file(path, "{\"name\": \"x\",\n \"schema\": {\"children\": [}\n}\n");
+    snprintf(want, sizeof(want), "%s/bad.json:2:", dir);
+    const char *b[] = {"--db", server.conninfo, "--scenarios", dir, "generate", "one", NULL};
+    expect(b, 3, want);
+}
+
+static void test_cli_unreachable_server_hides_password(void **state)
+{
+    (void)state;
+    const char *a[] = {"--db", "host=/nonexistent-etl port=5999 user=alice password=sekrit",
+                       "process", "basic", "copy", NULL};
+    etl_run run;
+    etl_test_run(&run, a);
+    assert_int_equal(run.status, 4);
+    assert_non_null(strstr(run.err.data, "cannot connect to PostgreSQL at"));
+    assert_non_null(strstr(run.err.data, "host=/nonexistent-etl"));
+    assert_non_null(strstr(run.err.data, "port=5999"));
+    assert_null(strstr(run.err.data, "sekrit"));
+    etl_run_release(&run);
+    const char *b[] = {"--db", "postgresql://alice:sekrit@/db?host=/nonexistent-etl&port=5999",
+                       "process", "basic", "copy", NULL};
+    etl_test_run(&run, b);
+    assert_int_equal(run.status, 4);
+    assert_null(strstr(run.err.data, "sekrit"));
+    etl_run_release(&run);
+}
+
+static void test_cli_debug_sql_never_prints_password(void **state)
+{
+    (void)state;
+    char conninfo[4200];
+    snprintf(conninfo, sizeof(conninfo), "%s password=sekrit", server.conninfo);
+    const char *g[] = {"--db", conninfo, "generate", "basic", "-q", NULL};
+    expect(g, 0, NULL);
+    const char *a[] = {"--db", conninfo, "--debug-sql", "process", "basic", "copy", NULL};
+    etl_run run;
+    etl_test_run(&run, a);
+    assert_int_equal(run.status, 0);
+    assert_non_null(strstr(run.err.data, "etl: sql: COPY dwh.response_events"));
+    assert_non_null(strstr(run.err.data, " ms\n"));
+    assert_null(strstr(run.err.data, "sekrit"));
+    assert_null(strstr(run.out.data, "sekrit"));
+    etl_run_release(&run);
+}
+
+static void test_cli_process_before_generate(void **state)
+{
+    (void)state;
+    const char *c[] = {"--db", server.conninfo, "clean", "large-few-users", "-q", NULL};
+    expect(c, 0, NULL);
+    const char *a[] = {"--db", server.conninfo, "process", "large-few-users", "copy", NULL};
+    expect(a, 2, "run `etl generate large-few-users` first");
+}
+
+static void test_cli_empty_scenario(void **state)
+{
+    (void)state;
+    const char *g[] = {"--db", server.conninfo, "generate", "empty", NULL};
+    expect(g, 0, NULL);
+    const char *p[] = {"--db", server.conninfo, "process", "empty", "chunked", "--json", NULL};
+    etl_run run;
+    etl_test_run(&run, p);
+    assert_int_equal(run.status, 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "events"), 0);
+    static const char *const keys[] = {"scenario",    "processor",  "submissions",
+                                       "events",      "rejected",   "elapsed_s",
+                                       "events_per_s", "peak_rss_kib"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char k[64];
+        snprintf(k, sizeof(k), "\"%s\":", keys[i]);
+        if (!strstr(run.out.data, k))
+            fail_msg("--json output lacks %s: %s", keys[i], run.out.data);
+    }
+    etl_run_release(&run);
+}
+
+static void test_cli_help_and_version(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"generate", "process", "list", "psql", "clean"};
+    for (size_t i = 0; i < 5; i++) {
+        const char *a[] = {cmds[i], "--help", NULL};
+        etl_run run;
+        etl_test_run(&run, a);
+        assert_int_equal(run.status, 0);
+        assert_non_null(strstr(run.out.data, "Usage: etl "));
+        assert_non_null(strstr(run.out.data, "--db CONNINFO"));
+        etl_run_release(&run);
+    }
+    const char *v[] = {"--version", NULL};
+    etl_run run;
+    etl_test_run(&run, v);
+    assert_int_equal(run.status, 0);
+    assert_non_null(strstr(run.out.data, "etl 0."));
+    etl_run_release(&run);
+}
+
+/* ---- the embedded server ---------------------------------------------- */
+
+static void test_embedded_generate_process_psql(void **state)
+{
+    (void)state;
+    const char *g[] = {"--data-dir", embedded_dir, "generate", "basic", NULL};
+    expect(g, 0, NULL);
+    const char *p[] = {"--data-dir", embedded_dir, "process", "basic", "chunked", "--json", NULL};
+    etl_run run;
+    etl_test_run(&run, p);
+    assert_int_equal(run.status, 0);
+    long events = (long)etl_test_json_number(run.out.data, "events");
+    assert_true(events > 5);
+    etl_run_release(&run);
+    /* The server is stopped when the command ends. */
+    char pidfile[4200];
+    snprintf(pidfile, sizeof(pidfile), "%s/pgdata/postmaster.pid", embedded_dir);
+    assert_int_not_equal(access(pidfile, F_OK), 0);
+    /* psql on the run database, arguments passed through. */
+    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-At", "-c",
+                       "select count(*) from dwh.response_events", NULL};
+    etl_test_run(&run, q);
+    assert_int_equal(run.status, 0);
+    char want[32];
+    snprintf(want, sizeof(want), "%ld\n", events);
+    assert_string_equal(run.out.data, want);
+    etl_run_release(&run);
+    /* psql's own exit status comes back. */
+    const char *bad[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-c", "select nope",
+                         "-v", "ON_ERROR_STOP=1", NULL};
+    etl_test_run(&run, bad);
+    assert_int_equal(run.status, 1);
+    etl_run_release(&run);
+}
+
+static void test_embedded_concurrent_commands_wait_their_turn(void **state)
+{
+    (void)state;
+    const char *p[] = {"--data-dir", embedded_dir, "process", "basic", "copy", "--json", NULL};
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            etl_run run;
+            etl_test_run(&run, p);
+            _exit(run.status == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int status = 0;
+        waitpid(kids[i], &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    /* The last one's run database is intact and complete. */
+    etl_run run;
+    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-At", "-c",
+                       "select count(distinct submission_id), count(distinct processed_on) "
+                       "from dwh.response_events", NULL};
+    etl_test_run(&run, q);
+    assert_int_equal(run.status, 0);
+    assert_string_equal(run.out.data, "1|1\n");
+    etl_run_release(&run);
+}
+
+static void test_embedded_clean(void **state)
+{
+    (void)state;
+    const char *c[] = {"--data-dir", embedded_dir, "clean", "basic", NULL};
+    expect(c, 0, "dropped database etl_run_basic");
+    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-c", "select 1", NULL};
+    expect(q, 2, "run `etl generate basic` first");
+    const char *all[] = {"--data-dir", embedded_dir, "clean", "--all", NULL};
+    expect(all, 0, NULL);
+    assert_int_not_equal(access(embedded_dir, F_OK), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_unknown_names_list_the_valid_ones),
+        cmocka_unit_test(test_cli_malformed_config_names_file_line_column),
+        cmocka_unit_test(test_cli_unreachable_server_hides_password),
+        cmocka_unit_test(test_cli_debug_sql_never_prints_password),
+        cmocka_unit_test(test_cli_process_before_generate),
+        cmocka_unit_test(test_cli_empty_scenario),
+        cmocka_unit_test(test_cli_help_and_version),
+        cmocka_unit_test(test_embedded_generate_process_psql),
+        cmocka_unit_test(test_embedded_concurrent_commands_wait_their_turn),
+        cmocka_unit_test(test_embedded_clean),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
