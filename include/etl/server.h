@@ -8,6 +8,8 @@
 #ifndef ETL_SERVER_H
 #define ETL_SERVER_H
 
+#include <stddef.h>
+
 #include "etl/error.h"
 #include "etl/log.h"
 
@@ -26,6 +28,14 @@ const char *etl_server_conninfo(const etl_server *s);
 
 /* Stop the server (fast shutdown), release the lock and free s; NULL is a no-op. */
 void etl_server_stop(etl_server *s);
+
+/*
+ * The data directory to use when the user named none: ./.etl-data, unless
+ * etl runs as root and the server's account cannot reach the current
+ * directory (say, under a 0700 /root), then /var/tmp/etl-<hash of the
+ * current directory>, with a notice.  Writes into out (cap bytes).
+ */
+void etl_server_default_dir(char *out, size_t cap, const etl_log *log);
 
 /* Remove the data directory and everything in it (the server must be stopped). */
 int etl_server_remove(const char *data_dir, const etl_log *log, etl_error *err);

@@ -17,15 +17,14 @@
 
 #include "banned.h"
 
-#define DEFAULT_DATA_DIR ".etl-data"
 #define DB_COMMENT_PREFIX "etl "
 
 const char cli_global_help[] =
     "Global options (accepted before or after the command):\n"
     "  --db CONNINFO     use an existing PostgreSQL server (libpq string or URI)\n"
     "                    instead of the embedded one\n"
-    "  --data-dir DIR    the embedded server's directory (default ./" DEFAULT_DATA_DIR
-    ", or $ETL_DATA_DIR)\n"
+    "  --data-dir DIR    the embedded server's directory (default ./.etl-data,\n"
+    "                    or $ETL_DATA_DIR)\n"
     "  --scenarios DIR   read scenarios.yaml and processors.yaml from DIR\n"
     "  --debug-sql       print every statement and its duration on stderr\n"
     "  --debug-mem       print resident memory after each stage on stderr\n"
@@ -130,14 +129,24 @@ int cli_find_processor(const etl_config *c, const char *name, const etl_processo
     return ETL_ERR_USAGE;
 }
 
+void cli_data_dir(const etl_cli *cli, char *out, size_t cap)
+{
+    const char *dir = cli->data_dir ? cli->data_dir : getenv("ETL_DATA_DIR");
+    if (dir && *dir)
+        snprintf(out, cap, "%s", dir);
+    else
+        etl_server_default_dir(out, cap, &cli->log);
+}
+
 int cli_session_open(const etl_cli *cli, etl_session *s, etl_error *err)
 {
     memset(s, 0, sizeof(*s));
     if (cli->db) {
         s->conninfo = cli->db;
     } else {
-        const char *dir = cli->data_dir ? cli->data_dir : getenv("ETL_DATA_DIR");
-        int rc = etl_server_start(&s->server, dir && *dir ? dir : DEFAULT_DATA_DIR, &cli->log, err);
+        char dir[4096];
+        cli_data_dir(cli, dir, sizeof(dir));
+        int rc = etl_server_start(&s->server, dir, &cli->log, err);
         if (rc != ETL_OK)
             return rc;
         s->conninfo = etl_server_conninfo(s->server);

@@ -61,6 +61,9 @@ typedef struct etl_session {
     etl_db *admin;        /* connection to it, for CREATE/DROP DATABASE */
 } etl_session;
 
+/* The embedded server's directory: --data-dir, $ETL_DATA_DIR, or the default. */
+void cli_data_dir(const etl_cli *cli, char *out, size_t cap);
+
 /* Start the embedded server (or use --db) and connect the admin connection. */
 int cli_session_open(const etl_cli *cli, etl_session *s, etl_error *err);
 void cli_session_close(etl_session *s);

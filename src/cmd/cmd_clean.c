@@ -72,8 +72,8 @@ int cmd_clean(int argc, char **argv, etl_cli *cli)
     etl_error_clear(&err);
     int rc;
     if (all && !cli->db) {
-        const char *dir = cli->data_dir ? cli->data_dir : getenv("ETL_DATA_DIR");
-        dir = dir && *dir ? dir : ".etl-data";
+        char dir[4096];
+        cli_data_dir(cli, dir, sizeof(dir));
         rc = etl_server_remove(dir, &cli->log, &err);
         if (rc == ETL_OK)
             etl_log_info(&cli->log, "removed %s", dir);

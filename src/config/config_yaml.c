@@ -203,7 +203,7 @@ static int known_keys(const reader *r, const ynode *n, const char *const *known,
             for (const char *const *k = known; *k; k++)
                 used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
                                          k == known ? "" : ", ", *k);
-            char where[256];
+            char where[768];
             snprintf(where, sizeof(where), "%s (expected one of: %s)", what, list);
             return bad(r, n->items[i], "unknown key '%s' in %s", n->items[i]->value, where);
         }

@@ -182,8 +182,8 @@ static int drop_privileges(uid_t uid, gid_t gid)
     return 0;
 }
 
-/* Can the server account search and write dir?  Checked in a child as that account. */
-static int account_can_use(const char *dir, uid_t uid, gid_t gid)
+/* Can the server account use dir (access(2) mode)?  Checked in a child as that account. */
+static int account_can_use(const char *dir, int mode, uid_t uid, gid_t gid)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -191,7 +191,7 @@ static int account_can_use(const char *dir, uid_t uid, gid_t gid)
     if (pid == 0) {
         if (drop_privileges(uid, gid) != 0)
             _exit(2);
-        _exit(access(dir, R_OK | W_OK | X_OK) == 0 ? 0 : 1);
+        _exit(access(dir, mode) == 0 ? 0 : 1);
     }
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -330,7 +330,7 @@ static int init_cluster(etl_server *s, const char *bindir, uid_t uid, gid_t gid,
     if (geteuid() == 0 && chown(s->pgdata, uid, gid) != 0)
         return etl_error_set(err, ETL_ERR_IO, "%s: cannot hand it to user %s: %s", s->pgdata,
                              account, strerror(errno));
-    if (!account_can_use(s->pgdata, uid, gid))
+    if (!account_can_use(s->pgdata, R_OK | W_OK | X_OK, uid, gid))
         return etl_error_set(err, ETL_ERR_CONNECT,
                              "data directory %s: the PostgreSQL server runs as user '%s' "
                              "(PostgreSQL refuses root) and cannot reach it; use a --data-dir "
@@ -510,6 +510,27 @@ void etl_server_stop(etl_server *s)
     free(s->pgdata);
     free(s->conninfo);
     free(s);
+}
+
+void etl_server_default_dir(char *out, size_t cap, const etl_log *log)
+{
+    snprintf(out, cap, ".etl-data");
+    uid_t uid;
+    gid_t gid;
+    char account[64], cwd[PATH_MAX];
+    etl_error ignored;
+    if (geteuid() != 0 || !getcwd(cwd, sizeof(cwd)) ||
+        server_account(&uid, &gid, account, sizeof(account), &ignored) != ETL_OK ||
+        account_can_use(cwd, X_OK, uid, gid))
+        return;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = cwd; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, cap, "/var/tmp/etl-%016llx", (unsigned long long)h);
+    etl_log_info(log,
+                 "the PostgreSQL server runs as '%s' (it refuses root) and cannot reach %s; "
+                 "keeping its data in %s instead (choose with --data-dir)",
+                 account, cwd, out);
 }
 
 int etl_server_remove(const char *data_dir, const etl_log *log, etl_error *err)

@@ -26,7 +26,7 @@ static int group_setup(void **state)
 {
     (void)state;
     etl_test_server_start(&server, "pgdata-cli");
-    snprintf(embedded_dir, sizeof(embedded_dir), "%s/embedded", ETL_TEST_WORKDIR);
+    etl_test_server_dir("embedded", embedded_dir, sizeof(embedded_dir));
     return 0;
 }
 
@@ -259,6 +259,34 @@ static void test_embedded_concurrent_commands_wait_their_turn(void **state)
     etl_run_release(&run);
 }
 
+static void test_embedded_default_dir_reachable_by_the_server(void **state)
+{
+    (void)state;
+    /* A private (0700) working directory, like a checkout under /root. */
+    char dir[4096], own[4200];
+    etl_test_server_dir("private-cwd", dir, sizeof(dir));
+    mkdir(dir, 0700);
+    chmod(dir, 0700);
+    snprintf(own, sizeof(own), "%s/.etl-data", dir);
+    const char *g[] = {"generate", "basic", NULL};
+    etl_run run;
+    etl_test_run_in(&run, dir, g);
+    if (run.status != 0)
+        fail_msg("generate from a private directory: exit %d\n%s", run.status, run.err.data);
+    if (geteuid() == 0) {
+        /* The server runs as another account: etl must pick a place it can reach, and say so. */
+        assert_non_null(strstr(run.err.data, "keeping its data in /var/tmp/etl-"));
+        assert_int_not_equal(access(own, F_OK), 0);
+    } else {
+        assert_int_equal(access(own, F_OK), 0);
+    }
+    etl_run_release(&run);
+    const char *all[] = {"clean", "--all", NULL};
+    etl_test_run_in(&run, dir, all);
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+}
+
 static void test_embedded_clean(void **state)
 {
     (void)state;
@@ -283,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_cli_help_and_version),
         cmocka_unit_test(test_embedded_generate_process_psql),
         cmocka_unit_test(test_embedded_concurrent_commands_wait_their_turn),
+        cmocka_unit_test(test_embedded_default_dir_reachable_by_the_server),
         cmocka_unit_test(test_embedded_clean),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

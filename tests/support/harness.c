@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,11 @@ static int temp_fd(void)
 
 void etl_test_run(etl_run *run, const char *const *args)
 {
+    etl_test_run_in(run, NULL, args);
+}
+
+void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
+{
     memset(run, 0, sizeof(*run));
     size_t n = 0;
     while (args[n])
@@ -60,6 +66,8 @@ void etl_test_run(etl_run *run, const char *const *args)
         dup2(null, 0);
         dup2(out, 1);
         dup2(err, 2);
+        if (cwd && chdir(cwd) != 0)
+            _exit(126);
         execv(ETL_BINARY, argv);
         _exit(127);
     }
@@ -79,6 +87,20 @@ void etl_run_release(etl_run *run)
     etl_buf_release(&run->err);
 }
 
+void etl_test_server_dir(const char *name, char *out, size_t cap)
+{
+    /* Under /tmp, not the build tree: as root the server runs as `postgres`,
+     * which may not reach a checkout under a 0700 home.  Named after the build
+     * directory, so it is kept between runs (the template stays warm). */
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = ETL_TEST_WORKDIR; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    char base[64];
+    snprintf(base, sizeof(base), "/tmp/etl-tests-%012llx", (unsigned long long)(h & 0xFFFFFFFFFFFFULL));
+    mkdir(base, 0711);
+    snprintf(out, cap, "%s/%s", base, name);
+}
+
 void etl_test_server_start(etl_test_server *s, const char *name)
 {
     memset(s, 0, sizeof(*s));
@@ -89,7 +111,7 @@ void etl_test_server_start(etl_test_server *s, const char *name)
     }
     static const etl_log quiet = {-1, false, false};
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", ETL_TEST_WORKDIR, name);
+    etl_test_server_dir(name, dir, sizeof(dir));
     etl_error err;
     etl_error_clear(&err);
     if (etl_server_start(&s->server, dir, &quiet, &err) != ETL_OK)

@@ -25,12 +25,17 @@ typedef struct etl_run {
  */
 void etl_test_run(etl_run *run, const char *const *args);
 void etl_run_release(etl_run *run);
+/* The same, with cwd as the working directory. */
+void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args);
 
 /* A server for the pg tests: $ETL_TEST_PGURI, or an embedded one in ETL_TEST_WORKDIR/name. */
 typedef struct etl_test_server {
     etl_server *server;
     const char *conninfo;
 } etl_test_server;
+
+/* Where test server `name` keeps its data: reachable by an unprivileged server account. */
+void etl_test_server_dir(const char *name, char *out, size_t cap);
 
 /* Fails the test (cmocka) if no server can be had: never skips. */
 void etl_test_server_start(etl_test_server *s, const char *name);
