@@ -16,7 +16,10 @@ typedef struct etl_buf {
     size_t cap; /* bytes allocated */
 } etl_buf;
 
-#define ETL_BUF_INIT {NULL, 0, 0}
+#define ETL_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Make room for at least `extra` more bytes.  ETL_OK or ETL_ERR_NOMEM. */
 int etl_buf_reserve(etl_buf *b, size_t extra);

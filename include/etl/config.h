@@ -27,16 +27,16 @@ typedef struct etl_processor_cfg {
 typedef struct etl_scenario_cfg {
     char *name;
     char *description;
-    size_t forms;             /* forms to create */
-    size_t users;             /* users to create */
-    size_t submissions;       /* generated submissions (fixtures come on top) */
-    char **schemas;           /* form files, relative to the scenarios directory */
+    size_t forms;       /* forms to create */
+    size_t users;       /* users to create */
+    size_t submissions; /* generated submissions (fixtures come on top) */
+    char **schemas;     /* form files, relative to the scenarios directory */
     size_t nschemas;
-    char **fixtures;          /* literal submission files, same */
+    char **fixtures; /* literal submission files, same */
     size_t nfixtures;
-    unsigned long long seed;  /* default seed for `etl generate` */
-    double unanswered;        /* share of questions left out or null, 0..1 */
-    double extra_keys;        /* share of submissions with keys that are no question, 0..1 */
+    unsigned long long seed; /* default seed for `etl generate` */
+    double unanswered;       /* share of questions left out or null, 0..1 */
+    double extra_keys;       /* share of submissions with keys that are no question, 0..1 */
 } etl_scenario_cfg;
 
 typedef struct etl_config {

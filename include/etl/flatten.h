@@ -44,12 +44,12 @@ typedef struct etl_json_tok {
 typedef struct etl_json_doc {
     const char *text;
     etl_json_tok *toks;
-    size_t count;      /* tokens */
-    size_t cap;        /* tokens allocated; kept between documents */
-    uint32_t *stack;   /* open containers while tokenizing */
-    size_t stack_cap;  /* entries allocated */
-    size_t max_depth;  /* nesting limit; deeper input is an error, never a crash */
-    size_t err_at;     /* after a failed tokenize: byte offset near the problem */
+    size_t count;     /* tokens */
+    size_t cap;       /* tokens allocated; kept between documents */
+    uint32_t *stack;  /* open containers while tokenizing */
+    size_t stack_cap; /* entries allocated */
+    size_t max_depth; /* nesting limit; deeper input is an error, never a crash */
+    size_t err_at;    /* after a failed tokenize: byte offset near the problem */
 } etl_json_doc;
 
 #define ETL_JSON_DEFAULT_MAX_DEPTH 256

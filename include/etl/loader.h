@@ -52,8 +52,8 @@ int etl_loader_chunked_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *d
 int etl_loader_copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err);
 
 /* The target columns, in the order every loader sends them (11 of them). */
-#define ETL_EVENT_COLUMNS                                                                      \
-    "form_id, form_name, user_id, user_full_name, submission_id, submission_created, "         \
+#define ETL_EVENT_COLUMNS                                                                          \
+    "form_id, form_name, user_id, user_full_name, submission_id, submission_created, "             \
     "processed_on, schema_path, value, answer_type, tag"
 #define ETL_EVENT_NCOLS 11
 

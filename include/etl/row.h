@@ -14,8 +14,8 @@
 
 /* One row of app.submissions, with its form and user columns resolved. */
 typedef struct etl_submission {
-    const char *id;             /* uuid text */
-    const char *form_id;        /* uuid text */
+    const char *id;      /* uuid text */
+    const char *form_id; /* uuid text */
     const char *form_name;
     const char *form_schema;    /* JSON text, or NULL: the transformer fetches it on a cache miss */
     const char *user_id;        /* uuid text */

@@ -19,10 +19,10 @@
 typedef int (*etl_schema_fetch_fn)(void *ctx, const char *form_id, etl_buf *out, etl_error *err);
 
 typedef struct etl_transformer_cfg {
-    size_t form_cache;          /* forms whose path maps are kept (LRU) */
-    size_t max_depth;           /* nesting levels allowed in responses */
-    etl_schema_fetch_fn fetch;  /* used when a submission carries no schema */
-    void *fetch_ctx;            /* borrowed, passed to fetch */
+    size_t form_cache;         /* forms whose path maps are kept (LRU) */
+    size_t max_depth;          /* nesting levels allowed in responses */
+    etl_schema_fetch_fn fetch; /* used when a submission carries no schema */
+    void *fetch_ctx;           /* borrowed, passed to fetch */
 } etl_transformer_cfg;
 
 typedef struct etl_transformer_ops {

@@ -93,8 +93,8 @@ int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err)
     if (!dir)
         dir = getenv("ETL_SCENARIOS");
     if (!dir || !*dir) {
-        dir = access("scenarios/" ETL_SCENARIOS_FILE, R_OK) == 0 ? "scenarios"
-                                                                 : ETL_SOURCE_SCENARIOS;
+        dir =
+            access("scenarios/" ETL_SCENARIOS_FILE, R_OK) == 0 ? "scenarios" : ETL_SOURCE_SCENARIOS;
     }
     return etl_config_load(out, dir, err);
 }
@@ -123,8 +123,8 @@ int cli_find_processor(const etl_config *c, const char *name, const etl_processo
     etl_buf names = ETL_BUF_INIT;
     for (size_t i = 0; i < c->nprocessors; i++)
         etl_buf_printf(&names, "%s%s", i ? ", " : "", c->processors[i].name);
-    etl_error_set(err, ETL_ERR_USAGE, "unknown processor '%s' (valid: %s; defined in %s/%s)",
-                  name, names.data ? names.data : "none", c->dir, ETL_PROCESSORS_FILE);
+    etl_error_set(err, ETL_ERR_USAGE, "unknown processor '%s' (valid: %s; defined in %s/%s)", name,
+                  names.data ? names.data : "none", c->dir, ETL_PROCESSORS_FILE);
     etl_buf_release(&names);
     return ETL_ERR_USAGE;
 }
@@ -179,8 +179,8 @@ int cli_db_exists(etl_session *s, const char *name, bool *exists, etl_error *err
 {
     etl_result *r = NULL;
     const char *params[1] = {name};
-    int rc = etl_db_query(s->admin, "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &r,
-                          err);
+    int rc =
+        etl_db_query(s->admin, "SELECT 1 FROM pg_database WHERE datname = $1", 1, params, &r, err);
     if (rc != ETL_OK)
         return rc;
     *exists = etl_result_rows(r) > 0;
@@ -214,9 +214,9 @@ int cli_create_db(etl_session *s, const char *name, const char *tmpl, const char
      */
     if (etl_buf_puts(&sql, "CREATE DATABASE ") != ETL_OK ||
         etl_db_quote_ident(&sql, name) != ETL_OK ||
-        (tmpl && (etl_buf_puts(&sql, " TEMPLATE ") != ETL_OK ||
-                  etl_db_quote_ident(&sql, tmpl) != ETL_OK ||
-                  etl_buf_puts(&sql, " STRATEGY FILE_COPY") != ETL_OK)))
+        (tmpl &&
+         (etl_buf_puts(&sql, " TEMPLATE ") != ETL_OK || etl_db_quote_ident(&sql, tmpl) != ETL_OK ||
+          etl_buf_puts(&sql, " STRATEGY FILE_COPY") != ETL_OK)))
         goto nomem;
     if ((rc = etl_db_exec(s->admin, sql.data, err)) != ETL_OK)
         goto out;

@@ -23,11 +23,13 @@ typedef struct etl_cli {
 } etl_cli;
 
 /* Long options every command accepts besides its own (values 1000 and up, q, v). */
-#define CLI_GLOBAL_OPTIONS                                                                     \
-    {"db", required_argument, NULL, 1001}, {"data-dir", required_argument, NULL, 1002},       \
-        {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004}, \
-        {"debug-mem", no_argument, NULL, 1005}, {"quiet", no_argument, NULL, 'q'},            \
-        {"verbose", no_argument, NULL, 'v'}
+#define CLI_GLOBAL_OPTIONS                                                                         \
+    {"db", required_argument, NULL, 1001}, {"data-dir", required_argument, NULL, 1002},            \
+        {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004},      \
+        {"debug-mem", no_argument, NULL, 1005}, {"quiet", no_argument, NULL, 'q'},                 \
+    {                                                                                              \
+        "verbose", no_argument, NULL, 'v'                                                          \
+    }
 #define CLI_GLOBAL_SHORT "qv"
 
 /* Help text for the global options, shared by every --help. */
@@ -46,7 +48,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* An unrecognised option, as getopt reported it. */
 int cli_bad_option(const char *cmd, char **argv);
 
-/* Find the scenarios directory (--scenarios, $ETL_SCENARIOS, ./scenarios, the source tree) and load it. */
+/* Find the scenarios directory (--scenarios, $ETL_SCENARIOS, ./scenarios, the source tree) and load
+ * it. */
 int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err);
 /* Look up names; ETL_ERR_USAGE listing the valid names if unknown. */
 int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_cfg **out,

@@ -44,9 +44,10 @@ static int drop_ours(etl_session *s, const char *only, const etl_log *log, etl_e
 
 int cmd_clean(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS, {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
+                                             {"all", no_argument, NULL, 'a'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     bool all = false;
     int c;
     while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {

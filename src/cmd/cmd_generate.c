@@ -22,9 +22,10 @@ static const char help[] =
 
 int cmd_generate(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS, {"seed", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *seed_arg = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {

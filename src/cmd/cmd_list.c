@@ -17,9 +17,8 @@ static const char help[] = "Usage: etl list\n\n"
 
 int cmd_list(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_GLOBAL_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
         if (cli_global_option(cli, c, optarg))

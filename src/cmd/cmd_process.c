@@ -51,8 +51,8 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-static void print_summary(const char *scenario, const etl_processor_cfg *p,
-                          const etl_run_stats *st, const char *db, bool json)
+static void print_summary(const char *scenario, const etl_processor_cfg *p, const etl_run_stats *st,
+                          const char *db, bool json)
 {
     double secs = (double)st->elapsed_us / 1e6;
     double rate = secs > 0 ? (double)st->events / secs : 0;
@@ -83,9 +83,10 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p,
 
 int cmd_process(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
@@ -134,7 +135,8 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
     if (rc == ETL_OK && (rc = cli_drop_db(&session, run, &err)) == ETL_OK)
         rc = cli_create_db(&session, run, tpl, scenario, &err);
     /* Separate connections: the extractor's cursor and the loader's COPY cannot share one. */
-    if (rc == ETL_OK && (rc = etl_db_open(&source, session.conninfo, run, &cli->log, &err)) == ETL_OK)
+    if (rc == ETL_OK &&
+        (rc = etl_db_open(&source, session.conninfo, run, &cli->log, &err)) == ETL_OK)
         rc = etl_db_open(&target, session.conninfo, run, &cli->log, &err);
     if (rc == ETL_OK) {
         char processed_on[64];

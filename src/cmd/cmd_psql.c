@@ -48,8 +48,9 @@ static int run_psql(char *conninfo, const char *password, int nargs, char **args
         if (password)
             setenv("PGPASSWORD", password, 1);
         execvp("psql", argv);
-        fprintf(stderr, "etl: psql: cannot run it: %s; install it with `apt-get install "
-                        "postgresql-client`\n",
+        fprintf(stderr,
+                "etl: psql: cannot run it: %s; install it with `apt-get install "
+                "postgresql-client`\n",
                 strerror(errno));
         _exit(127);
     }
@@ -66,9 +67,8 @@ static int run_psql(char *conninfo, const char *password, int nargs, char **args
 
 int cmd_psql(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        CLI_GLOBAL_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     /* '+': stop at SCENARIO, so everything after it (past --) is psql's. */
     while ((c = getopt_long(argc, argv, "+h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
@@ -86,8 +86,9 @@ int cmd_psql(int argc, char **argv, etl_cli *cli)
     if (optind < argc && strcmp(argv[optind], "--") == 0)
         optind++;
     else if (optind < argc)
-        return cli_usage("psql", "psql: put psql's arguments after --, e.g. etl psql %s -- -c "
-                                 "'select 1'",
+        return cli_usage("psql",
+                         "psql: put psql's arguments after --, e.g. etl psql %s -- -c "
+                         "'select 1'",
                          scenario);
 
     etl_error err;

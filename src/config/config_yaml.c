@@ -345,8 +345,8 @@ static void processor_release(etl_processor_cfg *p)
 
 static int read_scenario(const reader *r, const ynode *key, const ynode *v, etl_scenario_cfg *s)
 {
-    static const char *const known[] = {"description", "forms",     "users",      "submissions",
-                                        "schemas",     "fixtures",  "seed",       "unanswered",
+    static const char *const known[] = {"description", "forms",    "users", "submissions",
+                                        "schemas",     "fixtures", "seed",  "unanswered",
                                         "extra_keys",  NULL};
     char what[160];
     snprintf(what, sizeof(what), "scenario '%s'", key->value);
@@ -450,9 +450,9 @@ static int check_strategy(const reader *r, const ynode *v, const char *kind, con
 
 static int read_processor(const reader *r, const ynode *key, const ynode *v, etl_processor_cfg *p)
 {
-    static const char *const known[] = {"description", "extractor",  "transformer", "loader",
-                                        "extract_batch", "load_batch", "form_cache",  "max_depth",
-                                        NULL};
+    static const char *const known[] = {"description", "extractor",     "transformer",
+                                        "loader",      "extract_batch", "load_batch",
+                                        "form_cache",  "max_depth",     NULL};
     char what[160];
     snprintf(what, sizeof(what), "processor '%s'", key->value);
     int rc = want_map(r, v, what);

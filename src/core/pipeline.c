@@ -28,8 +28,8 @@ static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error 
     etl_db *db = ctx;
     etl_result *r = NULL;
     const char *params[1] = {form_id};
-    int rc = etl_db_query(db, "SELECT schema::text FROM app.forms WHERE id = $1", 1, params, &r,
-                          err);
+    int rc =
+        etl_db_query(db, "SELECT schema::text FROM app.forms WHERE id = $1", 1, params, &r, err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot fetch the schema of form %s", form_id);
     if (etl_result_rows(r) != 1) {
@@ -45,8 +45,7 @@ static void debug_mem(const etl_log *log, const char *stage, size_t batch)
 {
     if (log && log->debug_mem)
         etl_log_error("mem: %-22s batch %-6zu rss %8.1f MiB  peak %8.1f MiB", stage, batch,
-                      (double)etl_mem_current_kib() / 1024.0,
-                      (double)etl_mem_peak_kib() / 1024.0);
+                      (double)etl_mem_current_kib() / 1024.0, (double)etl_mem_peak_kib() / 1024.0);
 }
 
 static int write_events(etl_loader *ld, etl_event_batch *events, etl_run_stats *stats,
@@ -90,7 +89,8 @@ int etl_pipeline_run(const etl_processor_cfg *p, etl_db *source, etl_db *target,
                                 .fetch_ctx = source};
     etl_loader_cfg lcfg = {.batch_rows = p->load_batch, .log = log};
     if ((rc = xe->ctor(&ex, &xcfg, source, err)) != ETL_OK ||
-        (rc = te->ctor(&tr, &tcfg, err)) != ETL_OK || (rc = le->ctor(&ld, &lcfg, target, err)) != ETL_OK)
+        (rc = te->ctor(&tr, &tcfg, err)) != ETL_OK ||
+        (rc = le->ctor(&ld, &lcfg, target, err)) != ETL_OK)
         goto out;
     if ((rc = ld.ops->begin(ld.state, err)) != ETL_OK)
         goto out;

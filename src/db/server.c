@@ -10,7 +10,7 @@
  * PostgreSQL refuses to run as root, so under root the server runs as the
  * `postgres` account (or $ETL_PG_USER, or `nobody`).
  */
-#define _DEFAULT_SOURCE /* setgroups */
+#define _DEFAULT_SOURCE   /* setgroups */
 #define _XOPEN_SOURCE 700 /* nftw, realpath */
 #include "etl/server.h"
 #include "etl/buf.h"
@@ -121,7 +121,8 @@ static int find_bindir(char *out, size_t cap, etl_error *err)
     const char *pathenv = getenv("PATH");
     if (pathenv) {
         char *copy = strdup(pathenv), *save = NULL;
-        for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p; p = strtok_r(NULL, ":", &save)) {
+        for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p;
+             p = strtok_r(NULL, ":", &save)) {
             snprintf(path, sizeof(path), "%s/postgres", p);
             char initdb[PATH_MAX];
             snprintf(initdb, sizeof(initdb), "%s/initdb", p);
@@ -270,8 +271,8 @@ static int take_lock(etl_server *s, etl_error *err)
                      s->dir, holder[0] ? holder : "?");
         while (flock(s->lock_fd, LOCK_EX) != 0) {
             if (errno != EINTR) {
-                int rc = etl_error_set(err, ETL_ERR_IO, "%s: cannot lock: %s", path,
-                                       strerror(errno));
+                int rc =
+                    etl_error_set(err, ETL_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
                 free(path);
                 return rc;
             }
@@ -287,7 +288,8 @@ static int take_lock(etl_server *s, etl_error *err)
 
 static int make_dir(etl_server *s, const char *data_dir, etl_error *err)
 {
-    /* Others may search (not list) the top directory so a dropped-privilege server can reach pgdata. */
+    /* Others may search (not list) the top directory so a dropped-privilege server can reach
+     * pgdata. */
     mode_t mode = geteuid() == 0 ? 0711 : 0700;
     if (mkdir(data_dir, mode) != 0 && errno != EEXIST)
         return etl_error_set(err, ETL_ERR_IO, "data directory %s: cannot create: %s", data_dir,
@@ -342,8 +344,8 @@ static int init_cluster(etl_server *s, const char *bindir, uid_t uid, gid_t gid,
     char initdb[PATH_MAX + 32], logp[PATH_MAX + 32];
     snprintf(initdb, sizeof(initdb), "%s/initdb", bindir);
     snprintf(logp, sizeof(logp), "%s/initdb.log", s->dir);
-    const char *argv[] = {initdb, "-D", s->pgdata, "-U", "etl", "--auth=trust", "-E", "UTF8",
-                          "--no-locale", "--no-sync", NULL};
+    const char *argv[] = {initdb, "-D",   s->pgdata,     "-U",        "etl", "--auth=trust",
+                          "-E",   "UTF8", "--no-locale", "--no-sync", NULL};
     int status = run_as(argv, uid, gid, logp);
     if (status != 0) {
         char tail[1600];
@@ -426,8 +428,8 @@ static int launch(etl_server *s, const char *bindir, uid_t uid, gid_t gid, etl_e
             s->postmaster = 0;
             char tail[1600];
             log_tail(logp, tail, sizeof(tail));
-            return etl_error_set(err, ETL_ERR_CONNECT, "the PostgreSQL server did not start, see %s:%s",
-                                 logp, tail);
+            return etl_error_set(err, ETL_ERR_CONNECT,
+                                 "the PostgreSQL server did not start, see %s:%s", logp, tail);
         }
         if (etl_db_ping(s->conninfo))
             return ETL_OK;

@@ -37,7 +37,7 @@ typedef struct joined_state {
     etl_extractor_cfg cfg;
     etl_db *db;
     etl_result *res;
-    int row;            /* next row of res to lend */
+    int row; /* next row of res to lend */
     etl_submission *rows;
 } joined_state;
 

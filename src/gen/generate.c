@@ -39,9 +39,9 @@ typedef struct gen {
     const etl_scenario_cfg *sc;
     etl_db *db;
     etl_prng rng;
-    etl_buf copy;  /* COPY data not yet sent */
-    etl_buf json;  /* one submission's responses */
-    etl_buf line;  /* scratch */
+    etl_buf copy; /* COPY data not yet sent */
+    etl_buf json; /* one submission's responses */
+    etl_buf line; /* scratch */
     form_tmpl *tmpls;
     size_t ntmpls;
     form_row *forms;
@@ -50,37 +50,36 @@ typedef struct gen {
 } gen;
 
 static const char *const given_names[] = {
-    "Ada",   "Bola",  "Chen",  "Dara",   "Elif",  "Farah", "Gustavo", "Hana",   "Ines",
-    "Jonas", "Kofi",  "Lena",  "Mateo",  "Nadia", "Olu",   "Priya",   "Quinn",  "Rosa",
-    "Sven",  "Tariq", "Uma",   "Viktor", "Wei",   "Ximena", "Yusuf",  "Zoe",    "Amara",
-    "Björn", "Chloé", "Dmitri"};
+    "Ada",  "Bola",   "Chen",  "Dara",   "Elif",  "Farah", "Gustavo", "Hana",  "Ines",  "Jonas",
+    "Kofi", "Lena",   "Mateo", "Nadia",  "Olu",   "Priya", "Quinn",   "Rosa",  "Sven",  "Tariq",
+    "Uma",  "Viktor", "Wei",   "Ximena", "Yusuf", "Zoe",   "Amara",   "Björn", "Chloé", "Dmitri"};
 static const char *const family_names[] = {
-    "Okafor", "Lindqvist", "Nakamura", "García", "Mensah",   "Kowalski", "O'Brien", "Haddad",
-    "Silva",  "Novak",     "Ivanova",  "Chen",   "Müller",   "Adeyemi",  "Rossi",   "Johansson",
-    "Patel",  "Dubois",    "Kim",      "Moreau", "Schmidt",  "Yilmaz",   "Santos",  "Nguyen",
-    "Fischer", "Tanaka",   "Costa",    "Ward",   "Abdullah", "Larsen"};
-/* Text answers, some with what escaping must get right: tabs, newlines, backslashes, quotes, UTF-8. */
-static const char *const phrases[] = {
-    "yes, most days",
-    "not sure",
-    "Shared with two neighbours",
-    "Needs a ramp at the entrance",
-    "Prefers morning visits",
-    "Water comes from the community well",
-    "São Paulo",
-    "naïve café owner",
-    "温度正常",
-    "pain 🙂 much better",
-    "line one\nline two",
-    "column\tseparated",
-    "C:\\Users\\field\\notes.txt",
-    "She said \"call me later\"",
-    "100% sure",
-    "back\\slash and a trailing one\\",
-    "",
-    "N/A",
-    "Occasional dizziness after standing up",
-    "Lives alone since 2019"};
+    "Okafor",  "Lindqvist", "Nakamura", "García", "Mensah",   "Kowalski", "O'Brien", "Haddad",
+    "Silva",   "Novak",     "Ivanova",  "Chen",   "Müller",   "Adeyemi",  "Rossi",   "Johansson",
+    "Patel",   "Dubois",    "Kim",      "Moreau", "Schmidt",  "Yilmaz",   "Santos",  "Nguyen",
+    "Fischer", "Tanaka",    "Costa",    "Ward",   "Abdullah", "Larsen"};
+/* Text answers, some with what escaping must get right: tabs, newlines, backslashes, quotes, UTF-8.
+ */
+static const char *const phrases[] = {"yes, most days",
+                                      "not sure",
+                                      "Shared with two neighbours",
+                                      "Needs a ramp at the entrance",
+                                      "Prefers morning visits",
+                                      "Water comes from the community well",
+                                      "São Paulo",
+                                      "naïve café owner",
+                                      "温度正常",
+                                      "pain 🙂 much better",
+                                      "line one\nline two",
+                                      "column\tseparated",
+                                      "C:\\Users\\field\\notes.txt",
+                                      "She said \"call me later\"",
+                                      "100% sure",
+                                      "back\\slash and a trailing one\\",
+                                      "",
+                                      "N/A",
+                                      "Occasional dizziness after standing up",
+                                      "Lives alone since 2019"};
 
 static int fail_nomem(gen *g)
 {
@@ -141,10 +140,10 @@ static int answer(gen *g, etl_answer_type type)
     switch (type) {
     case ETL_ANSWER_NUMBER:
         if (r < 5) /* identifiers typed into number fields: must survive digit for digit */
-            return etl_buf_printf(b, "%llu%010llu",
-                                  (unsigned long long)(etl_prng_below(&g->rng, 9000000000ULL) +
-                                                       1000000000ULL),
-                                  (unsigned long long)etl_prng_below(&g->rng, 10000000000ULL));
+            return etl_buf_printf(
+                b, "%llu%010llu",
+                (unsigned long long)(etl_prng_below(&g->rng, 9000000000ULL) + 1000000000ULL),
+                (unsigned long long)etl_prng_below(&g->rng, 10000000000ULL));
         if (r < 200)
             return etl_buf_printf(b, "%llu.%llu", (unsigned long long)etl_prng_below(&g->rng, 200),
                                   (unsigned long long)etl_prng_below(&g->rng, 10) + 0);
@@ -155,7 +154,7 @@ static int answer(gen *g, etl_answer_type type)
         return etl_buf_puts(b, r < 500 ? "true" : "false");
     case ETL_ANSWER_DATE: {
         long long day = (long long)etl_prng_below(&g->rng, 31000); /* 1940 .. 2024 */
-        time_t t = (time_t)(-946771200LL + day * 86400LL);     /* from 1940-01-01 */
+        time_t t = (time_t)(-946771200LL + day * 86400LL);         /* from 1940-01-01 */
         struct tm tm;
         gmtime_r(&t, &tm);
         return etl_buf_printf(b, "\"%04d-%02d-%02d\"", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -177,7 +176,8 @@ static int extra_keys(gen *g, int *first)
     if (rc != ETL_OK)
         return rc;
     if (r == 0)
-        return etl_buf_printf(b, "\"_client\":{\"app\":\"android\",\"version\":%llu,\"offline\":%s}",
+        return etl_buf_printf(b,
+                              "\"_client\":{\"app\":\"android\",\"version\":%llu,\"offline\":%s}",
                               (unsigned long long)etl_prng_below(&g->rng, 40),
                               etl_prng_below(&g->rng, 2) ? "true" : "false");
     if (r == 1)
@@ -259,8 +259,7 @@ static int load_templates(gen *g, const char *dir)
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(t->doc, "name");
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive(t->doc, "description");
         const cJSON *schema = cJSON_GetObjectItemCaseSensitive(t->doc, "schema");
-        if (!cJSON_IsString(name) || !cJSON_IsObject(schema) ||
-            (desc && !cJSON_IsString(desc)))
+        if (!cJSON_IsString(name) || !cJSON_IsObject(schema) || (desc && !cJSON_IsString(desc)))
             return etl_error_set(g->err, ETL_ERR_CONFIG,
                                  "%s: expected an object with \"name\" (text), \"description\" "
                                  "(text) and \"schema\" (an object)",
@@ -315,8 +314,8 @@ static int copy_forms(gen *g)
 static int copy_users(gen *g)
 {
     const etl_scenario_cfg *sc = g->sc;
-    int rc = etl_db_copy_begin(g->db, "COPY app.users (id, given_name, family_name) FROM STDIN",
-                               g->err);
+    int rc =
+        etl_db_copy_begin(g->db, "COPY app.users (id, given_name, family_name) FROM STDIN", g->err);
     if (rc != ETL_OK)
         return rc;
     g->user_ids = calloc(sc->users ? sc->users : 1, sizeof(*g->user_ids));
@@ -399,7 +398,8 @@ static int fixture(gen *g, const char *dir, const char *file, long long created)
         const char *kn = text + key->start;
         size_t kl = key->len;
         if (kl == 4 && memcmp(kn, "form", 4) == 0 && val->type == ETL_JSON_STRING)
-            rc = etl_json_decode_string(&d, val, &form_name, &why) == ETL_OK ? ETL_OK : ETL_ERR_CONFIG;
+            rc = etl_json_decode_string(&d, val, &form_name, &why) == ETL_OK ? ETL_OK
+                                                                             : ETL_ERR_CONFIG;
         else if (kl == 4 && memcmp(kn, "user", 4) == 0 && val->type == ETL_JSON_NUMBER) {
             char num[32];
             snprintf(num, sizeof(num), "%.*s", (int)val->len, text + val->start);

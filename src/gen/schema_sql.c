@@ -9,23 +9,22 @@
 
 #include "banned.h"
 
-const char etl_schema_app_sql[] =
-    "CREATE SCHEMA app;\n"
-    "CREATE TABLE app.forms (\n"
-    "    id uuid NOT NULL,\n"
-    "    name text NOT NULL,\n"
-    "    description text NOT NULL,\n"
-    "    schema jsonb NOT NULL);\n"
-    "CREATE TABLE app.users (\n"
-    "    id uuid NOT NULL,\n"
-    "    given_name text NOT NULL,\n"
-    "    family_name text NOT NULL);\n"
-    "CREATE TABLE app.submissions (\n"
-    "    id uuid NOT NULL,\n"
-    "    form_id uuid NOT NULL,\n"
-    "    user_id uuid NOT NULL,\n"
-    "    responses json NOT NULL,\n"
-    "    date_created timestamptz NOT NULL);\n";
+const char etl_schema_app_sql[] = "CREATE SCHEMA app;\n"
+                                  "CREATE TABLE app.forms (\n"
+                                  "    id uuid NOT NULL,\n"
+                                  "    name text NOT NULL,\n"
+                                  "    description text NOT NULL,\n"
+                                  "    schema jsonb NOT NULL);\n"
+                                  "CREATE TABLE app.users (\n"
+                                  "    id uuid NOT NULL,\n"
+                                  "    given_name text NOT NULL,\n"
+                                  "    family_name text NOT NULL);\n"
+                                  "CREATE TABLE app.submissions (\n"
+                                  "    id uuid NOT NULL,\n"
+                                  "    form_id uuid NOT NULL,\n"
+                                  "    user_id uuid NOT NULL,\n"
+                                  "    responses json NOT NULL,\n"
+                                  "    date_created timestamptz NOT NULL);\n";
 
 const char etl_schema_app_constraints_sql[] =
     "ALTER TABLE app.forms ADD PRIMARY KEY (id), ADD UNIQUE (name);\n"

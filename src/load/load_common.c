@@ -31,7 +31,9 @@ int etl_load_tx_begin(etl_db *db, etl_error *err)
 int etl_load_tx_end(etl_db *db, bool commit, etl_error *err)
 {
     int rc = etl_db_exec(db, commit ? "COMMIT" : "ROLLBACK", err);
-    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot %s the load", commit ? "commit" : "roll back");
+    return rc == ETL_OK
+               ? rc
+               : etl_error_wrap(err, "cannot %s the load", commit ? "commit" : "roll back");
 }
 
 int etl_load_insert_sql(etl_buf *out, size_t rows)

@@ -13,12 +13,13 @@
 
 #include "banned.h"
 
-#define FLUSH_BYTES (256 * 1024) /* big enough to amortise a send, small enough to stay in cache */
+#define FLUSH_BYTES (256 * 1024) /* big enough to amortise a send, small enough to stay in cache   \
+                                  */
 
 typedef struct copy_state {
     etl_db *db;
-    etl_buf out;                 /* formatted rows not yet sent */
-    etl_buf prefix;              /* escaped common columns of `prefix_sub` */
+    etl_buf out;    /* formatted rows not yet sent */
+    etl_buf prefix; /* escaped common columns of `prefix_sub` */
     const etl_submission *prefix_sub;
     int in_copy;
     int in_tx;
@@ -31,8 +32,8 @@ static int copy_begin(void *state, etl_error *err)
     if (rc != ETL_OK)
         return rc;
     st->in_tx = 1;
-    rc = etl_db_copy_begin(st->db,
-                           "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN", err);
+    rc = etl_db_copy_begin(st->db, "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN",
+                           err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start COPY");
     st->in_copy = 1;
@@ -50,8 +51,8 @@ static int put_field(etl_buf *b, const char *s)
 static int build_prefix(copy_state *st, const etl_event_batch *b, const etl_submission *s)
 {
     etl_buf_reset(&st->prefix);
-    const char *cols[7] = {s->form_id,        s->form_name, s->user_id,     s->user_full_name,
-                           s->id,             s->created,   b->processed_on};
+    const char *cols[7] = {s->form_id, s->form_name, s->user_id,     s->user_full_name,
+                           s->id,      s->created,   b->processed_on};
     for (int c = 0; c < 7; c++)
         if (put_field(&st->prefix, cols[c]) != ETL_OK)
             return ETL_ERR_NOMEM;

@@ -70,8 +70,8 @@ static int naive_flush(void *state, etl_error *err)
     const char *params[ETL_EVENT_NCOLS];
     for (size_t i = 0; i < st->count; i++) {
         for (int c = 0; c < ETL_EVENT_NCOLS; c++)
-            params[c] = st->events[i].off[c] == SIZE_MAX ? NULL
-                                                          : st->strings.data + st->events[i].off[c];
+            params[c] =
+                st->events[i].off[c] == SIZE_MAX ? NULL : st->strings.data + st->events[i].off[c];
         int rc = etl_db_exec_params(st->db, st->sql.data, ETL_EVENT_NCOLS, params, err);
         if (rc != ETL_OK)
             return etl_error_wrap(err, "cannot insert an event of submission %s", params[4]);

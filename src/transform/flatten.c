@@ -72,8 +72,8 @@ typedef struct frame {
 } frame;
 
 /* Append ".key" (or "key" at the root) to path; returns false if the key cannot be a slug. */
-static int extend_path(const etl_json_doc *d, const etl_json_tok *key, etl_buf *path,
-                       size_t base, int *usable)
+static int extend_path(const etl_json_doc *d, const etl_json_tok *key, etl_buf *path, size_t base,
+                       int *usable)
 {
     path->len = base;
     if (base && etl_buf_putc(path, '.') != ETL_OK)

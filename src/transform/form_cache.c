@@ -13,14 +13,14 @@
 typedef struct entry {
     char *form_id;
     etl_pathmap *map;
-    char *reason;   /* why the schema is unusable, when map is NULL */
-    uint64_t used;  /* tick of the last hit */
+    char *reason;  /* why the schema is unusable, when map is NULL */
+    uint64_t used; /* tick of the last hit */
 } entry;
 
 struct etl_form_cache {
     entry *entries;
-    size_t cap;    /* entries */
-    size_t count;  /* entries in use */
+    size_t cap;   /* entries */
+    size_t count; /* entries in use */
     uint64_t tick;
     size_t misses; /* puts, i.e. schema builds */
 };
@@ -76,8 +76,7 @@ bool etl_form_cache_get(etl_form_cache *c, const char *form_id, const etl_pathma
     return false;
 }
 
-int etl_form_cache_put(etl_form_cache *c, const char *form_id, etl_pathmap *map,
-                       const char *reason)
+int etl_form_cache_put(etl_form_cache *c, const char *form_id, etl_pathmap *map, const char *reason)
 {
     c->misses++;
     entry *slot;

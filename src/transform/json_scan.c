@@ -28,7 +28,7 @@ void etl_json_doc_release(etl_json_doc *d)
 
 const char *etl_json_type_name(etl_json_type t)
 {
-    static const char *const names[] = {"object", "array", "string", "number",
+    static const char *const names[] = {"object",  "array",   "string", "number",
                                         "boolean", "boolean", "null"};
     return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
@@ -118,8 +118,8 @@ static int scan_number(const char *s, size_t len, size_t i, size_t *end, etl_err
     if (i < len && s[i] == '.') {
         i++;
         if (i >= len || s[i] < '0' || s[i] > '9')
-            return etl_error_set(err, ETL_ERR_INPUT, "bad number at byte %zu: digit expected after '.'",
-                                 start);
+            return etl_error_set(err, ETL_ERR_INPUT,
+                                 "bad number at byte %zu: digit expected after '.'", start);
         while (i < len && s[i] >= '0' && s[i] <= '9')
             i++;
     }
@@ -403,12 +403,12 @@ int etl_json_decode_string(const etl_json_doc *d, const etl_json_tok *t, etl_buf
                         continue;
                     }
                 }
-                return etl_error_set(err, ETL_ERR_INPUT,
-                                     "string contains a lone surrogate \\u%04x", cp);
+                return etl_error_set(err, ETL_ERR_INPUT, "string contains a lone surrogate \\u%04x",
+                                     cp);
             }
             if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return etl_error_set(err, ETL_ERR_INPUT,
-                                     "string contains a lone surrogate \\u%04x", cp);
+                return etl_error_set(err, ETL_ERR_INPUT, "string contains a lone surrogate \\u%04x",
+                                     cp);
             if (put_utf8(out, cp) != ETL_OK)
                 return ETL_ERR_NOMEM;
             continue;

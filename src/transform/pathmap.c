@@ -68,7 +68,8 @@ const etl_question *etl_pathmap_find(const etl_pathmap *m, const char *path, siz
     size_t j = h & (m->nslots - 1);
     while (m->slots[j].path_off != SIZE_MAX) {
         const slot *s = &m->slots[j];
-        if (s->hash == h && s->path_len == len && memcmp(m->paths.data + s->path_off, path, len) == 0)
+        if (s->hash == h && s->path_len == len &&
+            memcmp(m->paths.data + s->path_off, path, len) == 0)
             return &s->q;
         j = (j + 1) & (m->nslots - 1);
     }

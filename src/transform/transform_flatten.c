@@ -16,9 +16,9 @@
 typedef struct flatten_state {
     etl_transformer_cfg cfg;
     etl_form_cache *cache;
-    etl_json_doc doc;   /* token array reused for every submission */
-    etl_buf path;       /* scratch path reused for every answer */
-    etl_buf schema;     /* scratch schema text for fetches */
+    etl_json_doc doc; /* token array reused for every submission */
+    etl_buf path;     /* scratch path reused for every answer */
+    etl_buf schema;   /* scratch schema text for fetches */
 } flatten_state;
 
 static void flatten_destroy(void *state)
@@ -70,8 +70,7 @@ static int form_map(flatten_state *st, const etl_submission *s, const etl_pathma
     return ETL_OK;
 }
 
-static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *out,
-                         etl_error *err)
+static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *out, etl_error *err)
 {
     flatten_state *st = state;
     const etl_pathmap *map = NULL;

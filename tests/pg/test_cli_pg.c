@@ -53,11 +53,13 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
 {
     (void)state;
     const char *a[] = {"--db", server.conninfo, "process", "nope", "copy", NULL};
-    expect(a, 2, "unknown scenario 'nope' (valid: empty, basic, small, medium, large-few-users, "
-                 "large-many-users, xlarge, huge");
+    expect(a, 2,
+           "unknown scenario 'nope' (valid: empty, basic, small, medium, large-few-users, "
+           "large-many-users, xlarge, huge");
     const char *b[] = {"--db", server.conninfo, "process", "basic", "fastest", NULL};
-    expect(b, 2, "unknown processor 'fastest' (valid: naive, naive-joined, flush-single, "
-                 "chunked, copy");
+    expect(b, 2,
+           "unknown processor 'fastest' (valid: naive, naive-joined, flush-single, "
+           "chunked, copy");
     const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
     expect(c, 2, "unknown command 'frobnicate' (valid: generate, process, list, psql, clean)");
     const char *d[] = {"--db", server.conninfo, "process", "basic", NULL};
@@ -93,7 +95,8 @@ static void test_cli_malformed_config_names_file_line_column(void **state)
 
     /* A form schema file that is not JSON: generate names it with line and column. */
     snprintf(path, sizeof(path), "%s/scenarios.yaml", dir);
-    write_file(path, "scenarios:\n  one: {forms: 1, users: 1, submissions: 1, schemas: [bad.json]}\n");
+    write_file(path,
+               "scenarios:\n  one: {forms: 1, users: 1, submissions: 1, schemas: [bad.json]}\n");
     snprintf(path, sizeof(path), "%s/bad.json", dir);
     write_file(path, "{\"name\": \"x\",\n \"schema\": {\"children\": [}\n}\n");
     snprintf(want, sizeof(want), "%s/bad.json:2:", dir);
@@ -104,8 +107,9 @@ static void test_cli_malformed_config_names_file_line_column(void **state)
 static void test_cli_unreachable_server_hides_password(void **state)
 {
     (void)state;
-    const char *a[] = {"--db", "host=/nonexistent-etl port=5999 user=alice password=sekrit",
-                       "process", "basic", "copy", NULL};
+    const char *a[] = {"--db",    "host=/nonexistent-etl port=5999 user=alice password=sekrit",
+                       "process", "basic",
+                       "copy",    NULL};
     etl_run run;
     etl_test_run(&run, a);
     assert_int_equal(run.status, 4);
@@ -114,8 +118,9 @@ static void test_cli_unreachable_server_hides_password(void **state)
     assert_non_null(strstr(run.err.data, "port=5999"));
     assert_null(strstr(run.err.data, "sekrit"));
     etl_run_release(&run);
-    const char *b[] = {"--db", "postgresql://alice:sekrit@/db?host=/nonexistent-etl&port=5999",
-                       "process", "basic", "copy", NULL};
+    const char *b[] = {"--db",    "postgresql://alice:sekrit@/db?host=/nonexistent-etl&port=5999",
+                       "process", "basic",
+                       "copy",    NULL};
     etl_test_run(&run, b);
     assert_int_equal(run.status, 4);
     assert_null(strstr(run.err.data, "sekrit"));
@@ -160,9 +165,8 @@ static void test_cli_empty_scenario(void **state)
     assert_int_equal(run.status, 0);
     assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 0);
     assert_int_equal((long)etl_test_json_number(run.out.data, "events"), 0);
-    static const char *const keys[] = {"scenario",    "processor",  "submissions",
-                                       "events",      "rejected",   "elapsed_s",
-                                       "events_per_s", "peak_rss_kib"};
+    static const char *const keys[] = {"scenario", "processor", "submissions",  "events",
+                                       "rejected", "elapsed_s", "events_per_s", "peak_rss_kib"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         char k[64];
         snprintf(k, sizeof(k), "\"%s\":", keys[i]);
@@ -212,8 +216,10 @@ static void test_embedded_generate_process_psql(void **state)
     snprintf(pidfile, sizeof(pidfile), "%s/pgdata/postmaster.pid", embedded_dir);
     assert_int_not_equal(access(pidfile, F_OK), 0);
     /* psql on the run database, arguments passed through. */
-    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-At", "-c",
-                       "select count(*) from dwh.response_events", NULL};
+    const char *q[] = {
+        "--data-dir", embedded_dir, "psql", "basic",
+        "--",         "-At",        "-c",   "select count(*) from dwh.response_events",
+        NULL};
     etl_test_run(&run, q);
     assert_int_equal(run.status, 0);
     char want[32];
@@ -221,8 +227,8 @@ static void test_embedded_generate_process_psql(void **state)
     assert_string_equal(run.out.data, want);
     etl_run_release(&run);
     /* psql's own exit status comes back. */
-    const char *bad[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-c", "select nope",
-                         "-v", "ON_ERROR_STOP=1", NULL};
+    const char *bad[] = {"--data-dir", embedded_dir,  "psql", "basic",           "--",
+                         "-c",         "select nope", "-v",   "ON_ERROR_STOP=1", NULL};
     etl_test_run(&run, bad);
     assert_int_equal(run.status, 1);
     etl_run_release(&run);
@@ -250,9 +256,16 @@ static void test_embedded_concurrent_commands_wait_their_turn(void **state)
     }
     /* The last one's run database is intact and complete. */
     etl_run run;
-    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-At", "-c",
+    const char *q[] = {"--data-dir",
+                       embedded_dir,
+                       "psql",
+                       "basic",
+                       "--",
+                       "-At",
+                       "-c",
                        "select count(distinct submission_id), count(distinct processed_on) "
-                       "from dwh.response_events", NULL};
+                       "from dwh.response_events",
+                       NULL};
     etl_test_run(&run, q);
     assert_int_equal(run.status, 0);
     assert_string_equal(run.out.data, "1|1\n");

@@ -73,8 +73,8 @@ static void etl_ok(const char *const *args, etl_run *run)
 {
     etl_test_run(run, args);
     if (run->status != 0)
-        fail_msg("etl %s %s %s: exit %d\n%s", args[2], args[3], args[4] ? args[4] : "",
-                 run->status, run->err.data);
+        fail_msg("etl %s %s %s: exit %d\n%s", args[2], args[3], args[4] ? args[4] : "", run->status,
+                 run->err.data);
 }
 
 static int group_setup(void **state)
@@ -117,8 +117,8 @@ static char *process_and_dump(const char *s, const char *p, long *events)
     assert_string_equal(count, want); /* what it says it wrote, one processed_on per run */
     char *bad = etl_test_query_text(conn, oracle_sql);
     if (bad[0])
-        fail_msg("%s on %s disagrees with the SQL oracle (submission|path|expected|loaded):\n%s",
-                 p, s, bad);
+        fail_msg("%s on %s disagrees with the SQL oracle (submission|path|expected|loaded):\n%s", p,
+                 s, bad);
     free(bad);
     free(count);
     etl_db_close(conn);
@@ -186,11 +186,10 @@ static void test_fixtures_load_as_written(void **state)
 static char *source_digest(void)
 {
     etl_db *conn = etl_test_connect(&server, "etl_tpl_small");
-    char *d = etl_test_query_text(
-        conn, "SELECT md5(string_agg(t, ',' ORDER BY t)) FROM ("
-              " SELECT f::text AS t FROM app.forms f UNION ALL"
-              " SELECT u::text FROM app.users u UNION ALL"
-              " SELECT s::text FROM app.submissions s) x");
+    char *d = etl_test_query_text(conn, "SELECT md5(string_agg(t, ',' ORDER BY t)) FROM ("
+                                        " SELECT f::text AS t FROM app.forms f UNION ALL"
+                                        " SELECT u::text FROM app.users u UNION ALL"
+                                        " SELECT s::text FROM app.submissions s) x");
     etl_db_close(conn);
     return d;
 }

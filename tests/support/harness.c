@@ -96,7 +96,8 @@ void etl_test_server_dir(const char *name, char *out, size_t cap)
     for (const char *p = ETL_TEST_WORKDIR; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     char base[64];
-    snprintf(base, sizeof(base), "/tmp/etl-tests-%012llx", (unsigned long long)(h & 0xFFFFFFFFFFFFULL));
+    snprintf(base, sizeof(base), "/tmp/etl-tests-%012llx",
+             (unsigned long long)(h & 0xFFFFFFFFFFFFULL));
     mkdir(base, 0711);
     snprintf(out, cap, "%s/%s", base, name);
 }

@@ -101,13 +101,16 @@ static void test_config_errors_name_file_line_column(void **state)
         {0, "scenarios:\n  a: [1,\n", "test.yaml:3:1:"},
         {0, "scenarios:\n  a:\n    forms: 1\n   users: 2\n", "test.yaml:4:"},
         {0, "scenarios:\n  a:\n    form: 1\n", "test.yaml:3:5: unknown key 'form' in scenario 'a'"},
-        {0, "scenarios:\n  a:\n    forms: many\n", "test.yaml:3:12: 'forms' must be a whole number"},
+        {0, "scenarios:\n  a:\n    forms: many\n",
+         "test.yaml:3:12: 'forms' must be a whole number"},
         {0, "scenarios:\n  a:\n    forms: -1\n", "test.yaml:3:12:"},
-        {0, "scenarios:\n  a:\n    unanswered: 2\n", "test.yaml:3:17: 'unanswered' must be a number from 0 to 1"},
+        {0, "scenarios:\n  a:\n    unanswered: 2\n",
+         "test.yaml:3:17: 'unanswered' must be a number from 0 to 1"},
         {0, "scenarios:\n  a:\n    schemas: x.json\n", "test.yaml:3:14: 'schemas' must be a list"},
         {0, "scenarios:\n  a: {forms: 1, users: 1}\n", "has forms but no 'schemas'"},
         {0, "scenarios:\n  a: {forms: 1}\n  a: {forms: 2}\n", "test.yaml:3:3: duplicate key 'a'"},
-        {0, "scenarios:\n  a: &x {forms: 0}\n  b: *x\n", "test.yaml:3:6: YAML aliases (*x) are not supported"},
+        {0, "scenarios:\n  a: &x {forms: 0}\n  b: *x\n",
+         "test.yaml:3:6: YAML aliases (*x) are not supported"},
         {0, "", "the file is empty"},
         {0, "senarios: {}\n", "test.yaml:1:1: unknown key 'senarios' in the top level"},
         {0, "- 1\n- 2\n", "the top level must be a mapping"},
@@ -124,9 +127,9 @@ static void test_config_errors_name_file_line_column(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         etl_config *c;
         etl_error err;
-        int rc = parse(cases[i].processors ? etl_config_parse_processors
-                                           : etl_config_parse_scenarios,
-                       cases[i].yaml, &c, &err);
+        int rc =
+            parse(cases[i].processors ? etl_config_parse_processors : etl_config_parse_scenarios,
+                  cases[i].yaml, &c, &err);
         if (rc != ETL_ERR_CONFIG)
             fail_msg("case %zu accepted:\n%s", i, cases[i].yaml);
         if (!strstr(err.msg, cases[i].want))
@@ -169,10 +172,14 @@ static void test_config_shipped_scenarios(void **state)
     static const struct {
         const char *name;
         size_t forms, users, submissions;
-    } want[] = {{"empty", 0, 0, 0},          {"basic", 1, 1, 1},
-                {"small", 2, 2, 20},         {"medium", 3, 2, 300},
-                {"large-few-users", 3, 20, 2400}, {"large-many-users", 3, 400, 2400},
-                {"xlarge", 3, 400, 24000},   {"huge", 3, 4000, 240000}};
+    } want[] = {{"empty", 0, 0, 0},
+                {"basic", 1, 1, 1},
+                {"small", 2, 2, 20},
+                {"medium", 3, 2, 300},
+                {"large-few-users", 3, 20, 2400},
+                {"large-many-users", 3, 400, 2400},
+                {"xlarge", 3, 400, 24000},
+                {"huge", 3, 4000, 240000}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         const etl_scenario_cfg *s = etl_config_scenario(c, want[i].name);
         if (!s)

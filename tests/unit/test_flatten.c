@@ -37,10 +37,20 @@ static void test_format_number_shortest_round_trip(void **state)
 {
     (void)state;
     static const char *const cases[][2] = {
-        {"2.5", "2.5"},       {"2.50", "2.5"},     {"36.60", "36.6"},     {"3.0", "3"},
-        {"1e2", "100"},       {"1E2", "100"},      {"0.1", "0.1"},        {"0.0001", "0.0001"},
-        {"1e-5", "1e-05"},    {"1e16", "1e+16"},   {"-0.0", "-0"},        {"1.5e300", "1.5e+300"},
-        {"0.30000000000000004", "0.30000000000000004"}, {"123456789.125", "123456789.125"},
+        {"2.5", "2.5"},
+        {"2.50", "2.5"},
+        {"36.60", "36.6"},
+        {"3.0", "3"},
+        {"1e2", "100"},
+        {"1E2", "100"},
+        {"0.1", "0.1"},
+        {"0.0001", "0.0001"},
+        {"1e-5", "1e-05"},
+        {"1e16", "1e+16"},
+        {"-0.0", "-0"},
+        {"1.5e300", "1.5e+300"},
+        {"0.30000000000000004", "0.30000000000000004"},
+        {"123456789.125", "123456789.125"},
         {"1e999", "1e999"}, /* not a finite double: kept as written */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -190,10 +200,11 @@ static void test_walk_skip_rules(void **state)
     walk_fixture *f = *state;
     etl_buf out = ETL_BUF_INIT;
     etl_error err;
-    const char *json = "{\"root\": {\"falls\": null, \"seen\": [\"2026-01-01\"],"
-                       " \"internet_access\": {\"tablet\": true, \"extra\": 1, \"deeper\": {\"x\": 1}},"
-                       " \"unknown\": \"x\"}, \"root.falls\": 3, \"note\": {\"nested\": \"no\"},"
-                       " \"_client\": {\"app\": \"android\"}}";
+    const char *json =
+        "{\"root\": {\"falls\": null, \"seen\": [\"2026-01-01\"],"
+        " \"internet_access\": {\"tablet\": true, \"extra\": 1, \"deeper\": {\"x\": 1}},"
+        " \"unknown\": \"x\"}, \"root.falls\": 3, \"note\": {\"nested\": \"no\"},"
+        " \"_client\": {\"app\": \"android\"}}";
     assert_int_equal(walk(f, json, &out, &err), ETL_OK);
     /* null: unanswered; array: no scalar; "root.falls" as one key at the top is a
      * dotted path that happens to match: the walk joins keys with dots, so it counts. */
@@ -207,7 +218,8 @@ static void test_walk_values_as_text(void **state)
     walk_fixture *f = *state;
     etl_buf out = ETL_BUF_INIT;
     etl_error err;
-    const char *json = "{\"root\": {\"falls\": 12345678901234567890}, \"note\": \"tab\\there \\u00e9\"}";
+    const char *json =
+        "{\"root\": {\"falls\": 12345678901234567890}, \"note\": \"tab\\there \\u00e9\"}";
     assert_int_equal(walk(f, json, &out, &err), ETL_OK);
     assert_string_equal(out.data, "note=tab\there \xc3\xa9:text:-\n"
                                   "root.falls=12345678901234567890:number:risk\n");
@@ -245,8 +257,8 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
 {
     (void)state;
     int calls = 0;
-    etl_transformer_cfg cfg = {.form_cache = 4, .max_depth = 16, .fetch = fetch_schema,
-                               .fetch_ctx = &calls};
+    etl_transformer_cfg cfg = {
+        .form_cache = 4, .max_depth = 16, .fetch = fetch_schema, .fetch_ctx = &calls};
     etl_transformer t;
     etl_error err;
     assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
@@ -258,7 +270,8 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     assert_int_equal(b.count, 1);
     size_t len = b.strings.len;
     /* The first answer is fine, the second has \u0000: nothing of it may stay. */
-    etl_submission bad = {.id = "b", .form_id = "f1",
+    etl_submission bad = {.id = "b",
+                          .form_id = "f1",
                           .responses = "{\"note\": \"ok\", \"root\": {\"seen\": \"x\\u0000\"}}"};
     bad.responses_len = strlen(bad.responses);
     etl_error_clear(&err);
@@ -272,8 +285,8 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     assert_int_equal(t.ops->apply(t.state, &broken, &b, &err), ETL_ERR_INPUT);
     /* One fetch per form: the unusable schema is cached as such too. */
     assert_int_equal(calls, 2);
-    etl_submission invalid = {.id = "i", .form_id = "f1", .responses = "{\"note\": ",
-                              .responses_len = 9};
+    etl_submission invalid = {
+        .id = "i", .form_id = "f1", .responses = "{\"note\": ", .responses_len = 9};
     assert_int_equal(t.ops->apply(t.state, &invalid, &b, &err), ETL_ERR_INPUT);
     assert_non_null(strstr(err.msg, "not valid JSON"));
     assert_int_equal(b.count, 1);

@@ -38,15 +38,15 @@ static void run_case(const char *dir, const char *name)
     snprintf(expected, sizeof(expected), "%s/%s/expected.tsv", dir, name);
     snprintf(reject, sizeof(reject), "%s/%s/reject.txt", dir, name);
 
-    etl_transformer_cfg cfg = {.form_cache = 16, .max_depth = 64, .fetch = fetch_file,
-                               .fetch_ctx = schema};
+    etl_transformer_cfg cfg = {
+        .form_cache = 16, .max_depth = 64, .fetch = fetch_file, .fetch_ctx = schema};
     etl_transformer t;
     etl_error err;
     etl_error_clear(&err);
     assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
     char *json = etl_test_read(responses);
-    etl_submission sub = {.id = name, .form_id = "golden", .responses = json,
-                          .responses_len = strlen(json)};
+    etl_submission sub = {
+        .id = name, .form_id = "golden", .responses = json, .responses_len = strlen(json)};
     etl_event_batch b;
     etl_event_batch_init(&b, "2026-01-01 00:00:00+00");
     int rc = t.ops->apply(t.state, &sub, &b, &err);

@@ -70,10 +70,10 @@ static void test_json_rejects_malformed(void **state)
 {
     etl_json_doc *d = *state;
     static const char *const bad[] = {
-        "",          "{",          "{\"a\" 1}",     "{\"a\":}",   "{\"a\":1,}", "[1,]",
-        "{a:1}",     "[01]",       "[1.]",         "[-]",        "[1e]",       "[tru]",
-        "[\"x]",     "[\"\\x\"]",  "[\"\\u12g4\"]", "{} {}",      "[1] x",      "[\"a\nb\"]",
-        "{\"a\":1]", "[1}",        "nul",
+        "",          "{",         "{\"a\" 1}",     "{\"a\":}", "{\"a\":1,}", "[1,]",
+        "{a:1}",     "[01]",      "[1.]",          "[-]",      "[1e]",       "[tru]",
+        "[\"x]",     "[\"\\x\"]", "[\"\\u12g4\"]", "{} {}",    "[1] x",      "[\"a\nb\"]",
+        "{\"a\":1]", "[1}",       "nul",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         etl_error err;
@@ -155,8 +155,8 @@ static void test_json_decode_refuses_what_postgres_cannot_store(void **state)
 {
     etl_json_doc *d = *state;
     decode(d, "\"a\\u0000b\"", ETL_ERR_INPUT, NULL);
-    decode(d, "\"\\ud83d\"", ETL_ERR_INPUT, NULL);      /* high surrogate alone */
-    decode(d, "\"\\ude42x\"", ETL_ERR_INPUT, NULL);     /* low surrogate alone */
+    decode(d, "\"\\ud83d\"", ETL_ERR_INPUT, NULL);        /* high surrogate alone */
+    decode(d, "\"\\ude42x\"", ETL_ERR_INPUT, NULL);       /* low surrogate alone */
     decode(d, "\"\\ud83d\\u0041\"", ETL_ERR_INPUT, NULL); /* high then not-low */
 }
 
