@@ -13,8 +13,8 @@
 
 #include "banned.h"
 
-#define FLUSH_BYTES (256 * 1024) /* big enough to amortise a send, small enough to stay in cache   \
-                                  */
+/* Big enough to amortise a send, small enough to stay in cache. */
+#define FLUSH_BYTES (256 * 1024)
 
 typedef struct copy_state {
     etl_db *db;
