@@ -529,10 +529,13 @@ void etl_server_default_dir(char *out, size_t cap, const etl_log *log)
     for (const char *p = cwd; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     snprintf(out, cap, "/var/tmp/etl-%016llx", (unsigned long long)h);
-    etl_log_info(log,
-                 "the PostgreSQL server runs as '%s' (it refuses root) and cannot reach %s; "
-                 "keeping its data in %s instead (choose with --data-dir)",
-                 account, cwd, out);
+    /* Say it loudly once, when the directory is first made; then only with -v. */
+    void (*say)(const etl_log *, const char *, ...) =
+        access(out, F_OK) == 0 ? etl_log_verbose : etl_log_info;
+    say(log,
+        "the PostgreSQL server runs as '%s' (it refuses root) and cannot reach %s; "
+        "keeping its data in %s instead (choose with --data-dir)",
+        account, cwd, out);
 }
 
 int etl_server_remove(const char *data_dir, const etl_log *log, etl_error *err)

@@ -281,8 +281,13 @@ static void test_embedded_default_dir_reachable_by_the_server(void **state)
     mkdir(dir, 0700);
     chmod(dir, 0700);
     snprintf(own, sizeof(own), "%s/.etl-data", dir);
-    const char *g[] = {"generate", "basic", NULL};
+    /* Start from nothing, so the first-use notice is due. */
+    const char *all[] = {"clean", "--all", NULL};
     etl_run run;
+    etl_test_run_in(&run, dir, all);
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+    const char *g[] = {"generate", "basic", NULL};
     etl_test_run_in(&run, dir, g);
     if (run.status != 0)
         fail_msg("generate from a private directory: exit %d\n%s", run.status, run.err.data);
@@ -294,7 +299,6 @@ static void test_embedded_default_dir_reachable_by_the_server(void **state)
         assert_int_equal(access(own, F_OK), 0);
     }
     etl_run_release(&run);
-    const char *all[] = {"clean", "--all", NULL};
     etl_test_run_in(&run, dir, all);
     assert_int_equal(run.status, 0);
     etl_run_release(&run);
