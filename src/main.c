@@ -44,16 +44,18 @@ int main(int argc, char **argv)
 {
     etl_cli cli;
     memset(&cli, 0, sizeof(cli));
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS,
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 1100},
-        {NULL, 0, NULL, 0},
-    };
+    size_t nglobal;
+    const struct option *global = cli_global_longopts(&nglobal);
+    struct option longopts[16];
+    for (size_t i = 0; i < nglobal; i++)
+        longopts[i] = global[i];
+    longopts[nglobal] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[nglobal + 1] = (struct option){"version", no_argument, NULL, 1100};
+    longopts[nglobal + 2] = (struct option){NULL, 0, NULL, 0};
     int c;
     opterr = 0;
     /* '+': stop at the command name; the command parses what follows. */
-    while ((c = getopt_long(argc, argv, "+h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+hqv", longopts, NULL)) != -1) {
         if (cli_global_option(&cli, c, optarg))
             continue;
         if (c == 'h') {

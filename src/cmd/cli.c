@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "etl/exitcodes.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,60 @@ const char cli_global_help[] =
     "  --debug-mem       print resident memory after each stage on stderr\n"
     "  -q, --quiet       print nothing but errors and results\n"
     "  -v, --verbose     say more\n";
+
+static const struct option global_longopts[] = {
+    {"db", required_argument, NULL, 1001},        {"data-dir", required_argument, NULL, 1002},
+    {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004},
+    {"debug-mem", no_argument, NULL, 1005},       {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+};
+#define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
+#define MAX_OWN 8
+#define OWN_BASE 2000
+
+const struct option *cli_global_longopts(size_t *n)
+{
+    *n = NGLOBAL;
+    return global_longopts;
+}
+
+int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, const char *help,
+                      const cli_option *opts, bool stop_at_arg)
+{
+    struct option longopts[NGLOBAL + MAX_OWN + 2];
+    size_t n = 0;
+    for (; n < NGLOBAL; n++)
+        longopts[n] = global_longopts[n];
+    size_t own = 0;
+    for (; opts && opts[own].name; own++) {
+        assert(own < MAX_OWN);
+        longopts[n++] =
+            (struct option){opts[own].name, opts[own].value ? required_argument : no_argument, NULL,
+                            OWN_BASE + (int)own};
+    }
+    longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, stop_at_arg ? "+hqv" : "hqv", longopts, NULL)) != -1) {
+        if (cli_global_option(cli, c, optarg))
+            continue;
+        if (c == 'h') {
+            printf("%s%s", help, cli_global_help);
+            return ETL_EXIT_OK;
+        }
+        if (c >= OWN_BASE && (size_t)(c - OWN_BASE) < own) {
+            const cli_option *o = &opts[c - OWN_BASE];
+            if (o->flag)
+                *o->flag = true;
+            if (o->value)
+                *o->value = optarg;
+            continue;
+        }
+        return cli_bad_option(cmd, argv);
+    }
+    return CLI_PARSED;
+}
 
 bool cli_global_option(etl_cli *cli, int opt, const char *arg)
 {

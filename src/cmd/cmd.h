@@ -22,21 +22,33 @@ typedef struct etl_cli {
     etl_log log;
 } etl_cli;
 
-/* Long options every command accepts besides its own (values 1000 and up, q, v). */
-#define CLI_GLOBAL_OPTIONS                                                                         \
-    {"db", required_argument, NULL, 1001}, {"data-dir", required_argument, NULL, 1002},            \
-        {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004},      \
-        {"debug-mem", no_argument, NULL, 1005}, {"quiet", no_argument, NULL, 'q'},                 \
-    {                                                                                              \
-        "verbose", no_argument, NULL, 'v'                                                          \
-    }
-#define CLI_GLOBAL_SHORT "qv"
+/* One of a command's own long options: a flag, or an option with a value. */
+typedef struct cli_option {
+    const char *name;   /* without the leading -- */
+    bool *flag;         /* set to true when given (flags), else NULL */
+    const char **value; /* set to the value (options with one), else NULL */
+} cli_option;
+
+#define CLI_PARSED (-1)
+
+/*
+ * Parse a command's arguments: the global options and the command's own
+ * (opts, ending with a NULL name), anywhere on the line, or only before the
+ * first argument when stop_at_arg (so psql's arguments pass through).
+ * Returns CLI_PARSED with optind at the first argument, or an exit status
+ * for the command to return: 0 after printing --help, 2 for a bad option.
+ */
+int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, const char *help,
+                      const cli_option *opts, bool stop_at_arg);
 
 /* Help text for the global options, shared by every --help. */
 extern const char cli_global_help[];
 
 /* Apply a global option getopt returned; false if opt is not one. */
 bool cli_global_option(etl_cli *cli, int opt, const char *arg);
+
+/* The global options as getopt_long entries (n of them), for main(). */
+const struct option *cli_global_longopts(size_t *n);
 
 /*
  * Print "etl: <message>" for err and return its exit status.  The one place

@@ -44,25 +44,11 @@ static int drop_ours(etl_session *s, const char *only, const etl_log *log, etl_e
 
 int cmd_clean(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
-                                             {"all", no_argument, NULL, 'a'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     bool all = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        if (c == 'a') {
-            all = true;
-            continue;
-        }
-        return cli_bad_option("clean", argv);
-    }
+    const cli_option opts[] = {{"all", &all, NULL}, {NULL, NULL, NULL}};
+    int parsed = cli_parse_options(argc, argv, cli, "clean", help, opts, false);
+    if (parsed != CLI_PARSED)
+        return parsed;
     if (argc - optind > 1)
         return cli_usage("clean", "clean: expected at most one SCENARIO");
     const char *scenario = optind < argc ? argv[optind] : NULL;

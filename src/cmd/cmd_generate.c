@@ -22,25 +22,11 @@ static const char help[] =
 
 int cmd_generate(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *seed_arg = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        if (c == 's') {
-            seed_arg = optarg;
-            continue;
-        }
-        return cli_bad_option("generate", argv);
-    }
+    const cli_option opts[] = {{"seed", NULL, &seed_arg}, {NULL, NULL, NULL}};
+    int parsed = cli_parse_options(argc, argv, cli, "generate", help, opts, false);
+    if (parsed != CLI_PARSED)
+        return parsed;
     if (argc - optind != 1)
         return cli_usage("generate", "generate: expected one SCENARIO, got %d arguments",
                          argc - optind);

@@ -17,18 +17,9 @@ static const char help[] = "Usage: etl list\n\n"
 
 int cmd_list(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        return cli_bad_option("list", argv);
-    }
+    int parsed = cli_parse_options(argc, argv, cli, "list", help, NULL, false);
+    if (parsed != CLI_PARSED)
+        return parsed;
     if (optind < argc)
         return cli_usage("list", "list: unexpected argument '%s'", argv[optind]);
     etl_error err;

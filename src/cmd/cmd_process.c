@@ -83,25 +83,11 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
 
 int cmd_process(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {CLI_GLOBAL_OPTIONS,
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        if (c == 'j') {
-            json = true;
-            continue;
-        }
-        return cli_bad_option("process", argv);
-    }
+    const cli_option opts[] = {{"json", &json, NULL}, {NULL, NULL, NULL}};
+    int parsed = cli_parse_options(argc, argv, cli, "process", help, opts, false);
+    if (parsed != CLI_PARSED)
+        return parsed;
     if (argc - optind != 2)
         return cli_usage("process", "process: expected SCENARIO and PROCESSOR, got %d arguments",
                          argc - optind);

@@ -67,19 +67,10 @@ static int run_psql(char *conninfo, const char *password, int nargs, char **args
 
 int cmd_psql(int argc, char **argv, etl_cli *cli)
 {
-    static const struct option longopts[] = {
-        CLI_GLOBAL_OPTIONS, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    /* '+': stop at SCENARIO, so everything after it (past --) is psql's. */
-    while ((c = getopt_long(argc, argv, "+h" CLI_GLOBAL_SHORT, longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        return cli_bad_option("psql", argv);
-    }
+    /* Stop at SCENARIO, so everything after it (past --) is psql's. */
+    int parsed = cli_parse_options(argc, argv, cli, "psql", help, NULL, true);
+    if (parsed != CLI_PARSED)
+        return parsed;
     if (optind >= argc)
         return cli_usage("psql", "psql: expected a SCENARIO");
     const char *scenario = argv[optind++];

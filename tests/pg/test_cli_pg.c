@@ -145,6 +145,35 @@ static void test_cli_debug_sql_never_prints_password(void **state)
     etl_run_release(&run);
 }
 
+static void test_cli_debug_mem_reports_each_stage(void **state)
+{
+    (void)state;
+    const char *g[] = {"--db", server.conninfo, "generate", "basic", "-q", NULL};
+    expect(g, 0, NULL);
+    const char *a[] = {"--db", server.conninfo, "--debug-mem", "process", "basic", "chunked", NULL};
+    etl_run run;
+    etl_test_run(&run, a);
+    assert_int_equal(run.status, 0);
+    static const char *const stages[] = {"mem: extractor open", "mem: extract", "mem: transform",
+                                         "mem: load", "mem: commit"};
+    for (size_t i = 0; i < 5; i++)
+        if (!strstr(run.err.data, stages[i]))
+            fail_msg("--debug-mem output lacks '%s':\n%s", stages[i], run.err.data);
+    assert_non_null(strstr(run.err.data, " MiB"));
+    etl_run_release(&run);
+}
+
+static void test_cli_missing_server_programs(void **state)
+{
+    (void)state;
+    char dir[4096];
+    etl_test_server_dir("no-binaries", dir, sizeof(dir));
+    setenv("ETL_PG_BINDIR", "/nonexistent/bin", 1);
+    const char *a[] = {"--data-dir", dir, "generate", "basic", NULL};
+    expect(a, 4, "ETL_PG_BINDIR=/nonexistent/bin has no postgres executable");
+    unsetenv("ETL_PG_BINDIR");
+}
+
 static void test_cli_process_before_generate(void **state)
 {
     (void)state;
@@ -323,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_cli_malformed_config_names_file_line_column),
         cmocka_unit_test(test_cli_unreachable_server_hides_password),
         cmocka_unit_test(test_cli_debug_sql_never_prints_password),
+        cmocka_unit_test(test_cli_debug_mem_reports_each_stage),
+        cmocka_unit_test(test_cli_missing_server_programs),
         cmocka_unit_test(test_cli_process_before_generate),
         cmocka_unit_test(test_cli_empty_scenario),
         cmocka_unit_test(test_cli_help_and_version),

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -183,6 +185,59 @@ static void test_fixtures_load_as_written(void **state)
     etl_run_release(&run);
 }
 
+/*
+ * The contract every strategy must keep, whatever its sizes: batches of one,
+ * sizes that do not divide the data, the largest INSERT PostgreSQL allows,
+ * and a form cache of one entry thrashed by three forms.  Processors are
+ * defined in a scenarios directory of the test's own.
+ */
+static void test_odd_sizes_agree(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200], target[4200];
+    snprintf(dir, sizeof(dir), "%s/odd-processors", ETL_TEST_WORKDIR);
+    mkdir(dir, 0755);
+    static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, shared[i]);
+        snprintf(target, sizeof(target), "%s/%s", ETL_TEST_SCENARIOS, shared[i]);
+        unlink(path);
+        assert_int_equal(symlink(target, path), 0);
+    }
+    snprintf(path, sizeof(path), "%s/processors.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("processors:\n"
+          "  one-by-one: {extractor: chunked, loader: chunked, extract_batch: 1, load_batch: 1,"
+          " form_cache: 1}\n"
+          "  odd: {extractor: chunked, loader: chunked, extract_batch: 7, load_batch: 13}\n"
+          "  widest: {extractor: joined, loader: chunked, extract_batch: 1000, load_batch: 5957}\n"
+          "  copy-small: {extractor: chunked, loader: copy, extract_batch: 3, form_cache: 1}\n"
+          "  naive-tiny: {extractor: naive, loader: chunked, extract_batch: 2, load_batch: 2}\n",
+          f);
+    fclose(f);
+    long want_events = 0;
+    char *want = process_and_dump("medium", "copy", &want_events);
+    static const char *const odd[] = {"one-by-one", "odd", "widest", "copy-small", "naive-tiny"};
+    for (size_t i = 0; i < 5; i++) {
+        const char *args[] = {"--db",   server.conninfo, "--scenarios", dir, "process",
+                              "medium", odd[i],          "--json",      NULL};
+        etl_run run;
+        etl_test_run(&run, args);
+        if (run.status != 0)
+            fail_msg("%s: exit %d\n%s", odd[i], run.status, run.err.data);
+        assert_int_equal((long)etl_test_json_number(run.out.data, "events"), want_events);
+        etl_db *conn = etl_test_connect(&server, "etl_run_medium");
+        char *got = etl_test_query_text(conn, dump_sql);
+        if (strcmp(got, want) != 0)
+            fail_msg("processor %s wrote different events than copy", odd[i]);
+        free(got);
+        etl_db_close(conn);
+        etl_run_release(&run);
+    }
+    free(want);
+}
+
 static char *source_digest(void)
 {
     etl_db *conn = etl_test_connect(&server, "etl_tpl_small");
@@ -225,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_processors_agree_small),
         cmocka_unit_test(test_processors_agree_medium),
         cmocka_unit_test(test_fixtures_load_as_written),
+        cmocka_unit_test(test_odd_sizes_agree),
         cmocka_unit_test(test_generate_is_deterministic),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
