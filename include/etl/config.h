@@ -22,6 +22,7 @@ typedef struct etl_processor_cfg {
     size_t load_batch;    /* events per statement or COPY flush */
     size_t form_cache;    /* forms kept in the path-map LRU */
     size_t max_depth;     /* nesting levels allowed in responses */
+    size_t max_bytes;     /* bytes of responses allowed; larger ones are rejected */
 } etl_processor_cfg;
 
 typedef struct etl_scenario_cfg {

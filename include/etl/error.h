@@ -11,22 +11,26 @@
 
 enum {
     ETL_OK = 0,
-    ETL_DONE = 1,          /* iterator exhausted: not an error */
-    ETL_ERR_NOMEM = -1,    /* allocation failed */
-    ETL_ERR_IO = -2,       /* file or process I/O failed */
-    ETL_ERR_DB = -3,       /* a statement failed on a reachable server */
-    ETL_ERR_CONFIG = -4,   /* a YAML or JSON config file is malformed */
-    ETL_ERR_USAGE = -5,    /* bad command line, unknown name */
-    ETL_ERR_INTERNAL = -6, /* a broken invariant that is not the user's fault */
-    ETL_ERR_CONNECT = -7,  /* the server could not be reached or started */
-    ETL_ERR_INPUT = -8     /* one submission is unusable: reject it, go on */
+    ETL_DONE = 1,              /* iterator exhausted: not an error */
+    ETL_ERR_NOMEM = -1,        /* allocation failed */
+    ETL_ERR_IO = -2,           /* file or process I/O failed */
+    ETL_ERR_DB = -3,           /* a statement failed on a reachable server */
+    ETL_ERR_CONFIG = -4,       /* a YAML or JSON config file is malformed */
+    ETL_ERR_USAGE = -5,        /* bad command line, unknown name */
+    ETL_ERR_INTERNAL = -6,     /* a broken invariant that is not the user's fault */
+    ETL_ERR_CONNECT = -7,      /* the server could not be reached or started */
+    ETL_ERR_INPUT = -8,        /* one submission is unusable: reject it, go on */
+    ETL_ERR_LOCKED = -9,       /* another run holds the target's lock */
+    ETL_ERR_INTERRUPTED = -10, /* stopped by SIGINT or SIGTERM */
+    ETL_ERR_REJECTS = -11      /* more rejected submissions than --max-rejects allows */
 };
 
 #define ETL_ERROR_MSG_MAX 1024
 
 typedef struct etl_error {
     int code;
-    char sqlstate[6]; /* five characters and NUL; empty if not from the server */
+    const char *reason; /* ETL_ERR_INPUT: a reject reason code (static string), else NULL */
+    char sqlstate[6];   /* five characters and NUL; empty if not from the server */
     char msg[ETL_ERROR_MSG_MAX];
 } etl_error;
 

@@ -15,6 +15,17 @@
 #include "etl/error.h"
 #include "etl/row.h"
 
+/* ---- reject reasons: the codes stored in dwh.etl_rejects.reason --------- */
+
+#define ETL_REJECT_INVALID_JSON "invalid_json"           /* responses is not JSON */
+#define ETL_REJECT_NOT_OBJECT "not_object"               /* responses is not an object */
+#define ETL_REJECT_TOO_DEEP "too_deep"                   /* nested deeper than max_depth */
+#define ETL_REJECT_TOO_LARGE "too_large"                 /* more than max_bytes of responses */
+#define ETL_REJECT_UNUSABLE_SCHEMA "unusable_schema"     /* the form's schema cannot be read */
+#define ETL_REJECT_UNKNOWN_FORM "unknown_form"           /* the form does not exist */
+#define ETL_REJECT_UNSTORABLE_STRING "unstorable_string" /* \u0000 or a lone surrogate */
+#define ETL_REJECT_TYPE_MISMATCH "type_mismatch"         /* JSON type contradicts answerType */
+
 /* ---- JSON tokenizer ---------------------------------------------------- */
 
 typedef enum etl_json_type {
@@ -50,6 +61,7 @@ typedef struct etl_json_doc {
     size_t stack_cap; /* entries allocated */
     size_t max_depth; /* nesting limit; deeper input is an error, never a crash */
     size_t err_at;    /* after a failed tokenize: byte offset near the problem */
+    int too_deep;     /* after a failed tokenize: the depth limit was the problem */
 } etl_json_doc;
 
 #define ETL_JSON_DEFAULT_MAX_DEPTH 256
@@ -107,12 +119,18 @@ size_t etl_pathmap_count(const etl_pathmap *m);
  * Walk a tokenized responses object depth first, pre-order (an object's own
  * scalar members, in document order, before its child objects), and append
  * one event to out for every non-null scalar whose path is a question.
- * Arrays and paths that are not questions are skipped.  On ETL_ERR_INPUT the
+ * Arrays and paths that are not questions are skipped.  An answer whose JSON
+ * type contradicts the question (number: a number; boolean: true or false;
+ * date: a "YYYY-MM-DD" string; text: any scalar) is an ETL_ERR_INPUT with
+ * reason type_mismatch.  On ETL_ERR_INPUT the
  * events appended so far are still in out: the caller truncates.
  * `path` is scratch space reused between calls.
  */
 int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
                      etl_event_batch *out, etl_buf *path, etl_error *err);
+
+/* Is s (len bytes) a valid calendar date written YYYY-MM-DD? */
+bool etl_is_iso_date(const char *s, size_t len);
 
 /* ---- LRU cache of path maps, keyed by form id -------------------------- */
 

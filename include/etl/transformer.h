@@ -21,6 +21,7 @@ typedef int (*etl_schema_fetch_fn)(void *ctx, const char *form_id, etl_buf *out,
 typedef struct etl_transformer_cfg {
     size_t form_cache;         /* forms whose path maps are kept (LRU) */
     size_t max_depth;          /* nesting levels allowed in responses */
+    size_t max_bytes;          /* responses larger than this are rejected; 0: no limit */
     etl_schema_fetch_fn fetch; /* used when a submission carries no schema */
     void *fetch_ctx;           /* borrowed, passed to fetch */
 } etl_transformer_cfg;
@@ -30,7 +31,8 @@ typedef struct etl_transformer_ops {
     /*
      * Mandatory.  Append the events of submission s to out.  Returns ETL_OK,
      * ETL_ERR_INPUT when the submission must be rejected (out is left as it
-     * was, err says why), or another negative code for a fatal error.
+     * was, err->msg says why and err->reason is an ETL_REJECT_* code), or
+     * another negative code for a fatal error.
      */
     int (*apply)(void *state, const etl_submission *s, etl_event_batch *out, etl_error *err);
     /* Mandatory.  Frees the state; state may be NULL. */

@@ -450,9 +450,9 @@ static int check_strategy(const reader *r, const ynode *v, const char *kind, con
 
 static int read_processor(const reader *r, const ynode *key, const ynode *v, etl_processor_cfg *p)
 {
-    static const char *const known[] = {"description", "extractor",     "transformer",
-                                        "loader",      "extract_batch", "load_batch",
-                                        "form_cache",  "max_depth",     NULL};
+    static const char *const known[] = {"description",   "extractor",  "transformer", "loader",
+                                        "extract_batch", "load_batch", "form_cache",  "max_depth",
+                                        "max_bytes",     NULL};
     char what[160];
     snprintf(what, sizeof(what), "processor '%s'", key->value);
     int rc = want_map(r, v, what);
@@ -468,6 +468,7 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     p->load_batch = 500;
     p->form_cache = 16;
     p->max_depth = 64;
+    p->max_bytes = 16u << 20;
     if ((rc = get_string(r, v, "description", &p->description)) != ETL_OK ||
         (rc = get_string(r, v, "extractor", &p->extractor)) != ETL_OK ||
         (rc = get_string(r, v, "transformer", &p->transformer)) != ETL_OK ||
@@ -475,7 +476,8 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
         (rc = get_size(r, v, "extract_batch", 1, 1000000, &p->extract_batch)) != ETL_OK ||
         (rc = get_size(r, v, "load_batch", 1, 5957, &p->load_batch)) != ETL_OK ||
         (rc = get_size(r, v, "form_cache", 1, 1000000, &p->form_cache)) != ETL_OK ||
-        (rc = get_size(r, v, "max_depth", 1, 100000, &p->max_depth)) != ETL_OK)
+        (rc = get_size(r, v, "max_depth", 1, 100000, &p->max_depth)) != ETL_OK ||
+        (rc = get_size(r, v, "max_bytes", 1, (size_t)1 << 30, &p->max_bytes)) != ETL_OK)
         return rc;
     if (!p->extractor)
         return bad(r, v, "%s has no 'extractor'", what);

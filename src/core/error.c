@@ -17,6 +17,7 @@ void etl_error_clear(etl_error *err)
     if (!err)
         return;
     err->code = ETL_OK;
+    err->reason = NULL;
     err->sqlstate[0] = '\0';
     err->msg[0] = '\0';
 }
@@ -30,6 +31,7 @@ int etl_error_set(etl_error *err, int code, const char *fmt, ...)
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     err->code = code;
+    err->reason = NULL;
     err->sqlstate[0] = '\0';
     return code;
 }
@@ -79,6 +81,12 @@ const char *etl_error_name(int code)
         return "server unavailable";
     case ETL_ERR_INPUT:
         return "bad input";
+    case ETL_ERR_LOCKED:
+        return "another run is in progress";
+    case ETL_ERR_INTERRUPTED:
+        return "interrupted";
+    case ETL_ERR_REJECTS:
+        return "too many rejected submissions";
     default:
         return "internal error";
     }
@@ -96,6 +104,12 @@ int etl_exit_status(int code)
         return ETL_EXIT_CONFIG;
     case ETL_ERR_CONNECT:
         return ETL_EXIT_SERVER;
+    case ETL_ERR_LOCKED:
+        return ETL_EXIT_LOCKED;
+    case ETL_ERR_INTERRUPTED:
+        return ETL_EXIT_INTERRUPTED;
+    case ETL_ERR_REJECTS:
+        return ETL_EXIT_TOO_MANY_REJECTS;
     default:
         return ETL_EXIT_FAILURE;
     }

@@ -85,6 +85,7 @@ int etl_pipeline_run(const etl_processor_cfg *p, etl_db *source, etl_db *target,
     etl_extractor_cfg xcfg = {.batch_rows = p->extract_batch, .log = log};
     etl_transformer_cfg tcfg = {.form_cache = p->form_cache,
                                 .max_depth = p->max_depth,
+                                .max_bytes = p->max_bytes,
                                 .fetch = fetch_schema,
                                 .fetch_ctx = source};
     etl_loader_cfg lcfg = {.batch_rows = p->load_batch, .log = log};

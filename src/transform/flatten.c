@@ -87,10 +87,56 @@ static int extend_path(const etl_json_doc *d, const etl_json_tok *key, etl_buf *
     return ETL_OK;
 }
 
+bool etl_is_iso_date(const char *s, size_t len)
+{
+    if (len != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (size_t i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
+/* Does the JSON type of v fit the question?  Dates are checked after decoding. */
+static bool type_fits(etl_answer_type want, etl_json_type got)
+{
+    switch (want) {
+    case ETL_ANSWER_NUMBER:
+        return got == ETL_JSON_NUMBER;
+    case ETL_ANSWER_BOOLEAN:
+        return got == ETL_JSON_TRUE || got == ETL_JSON_FALSE;
+    case ETL_ANSWER_DATE:
+        return got == ETL_JSON_STRING;
+    case ETL_ANSWER_TEXT:
+    default:
+        return true; /* any scalar reads as text: "42" and 42 are both a fine apartment number */
+    }
+}
+
+static int mismatch(etl_error *err, const etl_buf *path, etl_answer_type want, const char *got)
+{
+    etl_error_set(err, ETL_ERR_INPUT, "answer to '%s' is %s, but the question's answerType is %s",
+                  path->data, got, etl_answer_type_name(want));
+    err->reason = ETL_REJECT_TYPE_MISMATCH;
+    return ETL_ERR_INPUT;
+}
+
 static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question *q,
                 const etl_submission *sub, const etl_buf *path, etl_event_batch *out,
                 etl_error *err)
 {
+    if (!type_fits(q->type, (etl_json_type)v->type))
+        return mismatch(err, path, q->type,
+                        v->type == ETL_JSON_STRING   ? "a string"
+                        : v->type == ETL_JSON_NUMBER ? "a number"
+                                                     : "a boolean");
     size_t path_off = out->strings.len;
     if (etl_buf_append(&out->strings, path->data, path->len + 1) != ETL_OK)
         return ETL_ERR_NOMEM;
@@ -99,8 +145,14 @@ static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question
     switch ((etl_json_type)v->type) {
     case ETL_JSON_STRING:
         rc = etl_json_decode_string(d, v, &out->strings, err);
-        if (rc == ETL_ERR_INPUT)
-            return etl_error_wrap(err, "answer to '%s'", path->data);
+        if (rc == ETL_ERR_INPUT) {
+            etl_error_wrap(err, "answer to '%s'", path->data);
+            err->reason = ETL_REJECT_UNSTORABLE_STRING;
+            return ETL_ERR_INPUT;
+        }
+        if (rc == ETL_OK && q->type == ETL_ANSWER_DATE &&
+            !etl_is_iso_date(out->strings.data + value_off, out->strings.len - value_off))
+            return mismatch(err, path, q->type, "a string that is no YYYY-MM-DD date");
         break;
     case ETL_JSON_NUMBER:
         rc = etl_format_number(d->text + v->start, v->len, &out->strings);
@@ -163,11 +215,13 @@ static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_s
 int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
                      etl_event_batch *out, etl_buf *path, etl_error *err)
 {
-    if (d->count == 0 || d->toks[0].type != ETL_JSON_OBJECT)
-        return etl_error_set(err, ETL_ERR_INPUT, "responses is %s %s, not an object",
-                             d->count && d->toks[0].type == ETL_JSON_ARRAY ? "an" : "a",
-                             d->count ? etl_json_type_name((etl_json_type)d->toks[0].type)
-                                      : "nothing");
+    if (d->count == 0 || d->toks[0].type != ETL_JSON_OBJECT) {
+        etl_error_set(err, ETL_ERR_INPUT, "responses is %s %s, not an object",
+                      d->count && d->toks[0].type == ETL_JSON_ARRAY ? "an" : "a",
+                      d->count ? etl_json_type_name((etl_json_type)d->toks[0].type) : "nothing");
+        err->reason = ETL_REJECT_NOT_OBJECT;
+        return ETL_ERR_INPUT;
+    }
     frame *stack = NULL;
     size_t depth = 0, cap = 0;
     int rc = ETL_OK;

@@ -236,9 +236,11 @@ static int tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)
         /* EXPECT_VALUE */
         char c = s[i];
         if (c == '{' || c == '[') {
-            if (depth >= d->max_depth)
+            if (depth >= d->max_depth) {
+                d->too_deep = 1;
                 return etl_error_set(err, ETL_ERR_INPUT,
                                      "nested deeper than %zu levels at byte %zu", d->max_depth, i);
+            }
             if (depth == d->stack_cap) {
                 size_t cap = d->stack_cap ? d->stack_cap * 2 : 32;
                 uint32_t *p = realloc(d->stack, cap * sizeof(*p));
@@ -301,6 +303,7 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
     d->text = s;
     d->count = 0;
     d->err_at = 0;
+    d->too_deep = 0;
     if (len >= UINT32_MAX)
         return etl_error_set(err, ETL_ERR_INPUT, "document of %zu bytes is too large", len);
     return tokenize(d, s, len, err);

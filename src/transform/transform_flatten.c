@@ -41,8 +41,9 @@ static int form_map(flatten_state *st, const etl_submission *s, const etl_pathma
     if (etl_form_cache_get(st->cache, s->form_id, map, &reason)) {
         if (*map)
             return ETL_OK;
-        return etl_error_set(err, ETL_ERR_INPUT, "form %s has an unusable schema: %s", s->form_id,
-                             reason);
+        etl_error_set(err, ETL_ERR_INPUT, "form %s has an unusable schema: %s", s->form_id, reason);
+        err->reason = ETL_REJECT_UNUSABLE_SCHEMA;
+        return ETL_ERR_INPUT;
     }
     const char *schema = s->form_schema;
     int rc;
@@ -50,8 +51,11 @@ static int form_map(flatten_state *st, const etl_submission *s, const etl_pathma
         etl_buf_reset(&st->schema);
         if (!st->cfg.fetch)
             return etl_error_set(err, ETL_ERR_INTERNAL, "no schema and no way to fetch one");
-        if ((rc = st->cfg.fetch(st->cfg.fetch_ctx, s->form_id, &st->schema, err)) != ETL_OK)
+        if ((rc = st->cfg.fetch(st->cfg.fetch_ctx, s->form_id, &st->schema, err)) != ETL_OK) {
+            if (rc == ETL_ERR_INPUT)
+                err->reason = ETL_REJECT_UNKNOWN_FORM;
             return rc;
+        }
         schema = st->schema.data ? st->schema.data : "";
     }
     etl_pathmap *built = NULL;
@@ -64,9 +68,12 @@ static int form_map(flatten_state *st, const etl_submission *s, const etl_pathma
     if ((rc = etl_form_cache_put(st->cache, s->form_id, built, built ? NULL : why.msg)) != ETL_OK)
         return etl_error_set(err, rc, "out of memory caching form %s", s->form_id);
     *map = built;
-    if (!built)
-        return etl_error_set(err, ETL_ERR_INPUT, "form %s has an unusable schema: %s", s->form_id,
-                             why.msg);
+    if (!built) {
+        etl_error_set(err, ETL_ERR_INPUT, "form %s has an unusable schema: %s", s->form_id,
+                      why.msg);
+        err->reason = ETL_REJECT_UNUSABLE_SCHEMA;
+        return ETL_ERR_INPUT;
+    }
     return ETL_OK;
 }
 
@@ -77,9 +84,19 @@ static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *
     int rc = form_map(st, s, &map, err);
     if (rc != ETL_OK)
         return rc;
+    if (st->cfg.max_bytes && s->responses_len > st->cfg.max_bytes) {
+        etl_error_set(err, ETL_ERR_INPUT, "responses is %zu bytes, more than the %zu allowed",
+                      s->responses_len, st->cfg.max_bytes);
+        err->reason = ETL_REJECT_TOO_LARGE;
+        return ETL_ERR_INPUT;
+    }
     rc = etl_json_tokenize(&st->doc, s->responses, s->responses_len, err);
-    if (rc == ETL_ERR_INPUT)
-        return etl_error_wrap(err, "responses is not valid JSON");
+    if (rc == ETL_ERR_INPUT) {
+        const char *reason = st->doc.too_deep ? ETL_REJECT_TOO_DEEP : ETL_REJECT_INVALID_JSON;
+        etl_error_wrap(err, st->doc.too_deep ? "responses" : "responses is not valid JSON");
+        err->reason = reason;
+        return ETL_ERR_INPUT;
+    }
     if (rc != ETL_OK)
         return etl_error_set(err, rc, "out of memory reading responses");
     size_t mark_count = out->count, mark_len = out->strings.len;

@@ -294,6 +294,91 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     t.ops->destroy(t.state);
 }
 
+static void test_flatten_reject_reasons(void **state)
+{
+    (void)state;
+    int calls = 0;
+    etl_transformer_cfg cfg = {.form_cache = 4,
+                               .max_depth = 4,
+                               .max_bytes = 150,
+                               .fetch = fetch_schema,
+                               .fetch_ctx = &calls};
+    etl_transformer t;
+    etl_error err;
+    assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
+    static const struct {
+        const char *form, *responses, *reason, *words;
+    } cases[] = {
+        {"f1", "{\"note\": ", ETL_REJECT_INVALID_JSON, "not valid JSON"},
+        {"f1", "[1]", ETL_REJECT_NOT_OBJECT, "an array, not an object"},
+        {"f1", "{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}", ETL_REJECT_TOO_DEEP, "deeper than 4"},
+        {"f1",
+         "{\"note\": \"0123456789012345678901234567890123456789012345678901234567890123456789"
+         "0123456789012345678901234567890123456789012345678901234567890123456789012345678"
+         "9012345678901234567890123456789\"}",
+         ETL_REJECT_TOO_LARGE, "more than the 150 allowed"},
+        {"broken", "{}", ETL_REJECT_UNUSABLE_SCHEMA, "unusable schema"},
+        {"nope", "{}", ETL_REJECT_UNKNOWN_FORM, "does not exist"},
+        {"f1", "{\"note\": \"\\u0000\"}", ETL_REJECT_UNSTORABLE_STRING, "\\u0000"},
+        {"f1", "{\"root\": {\"falls\": \"two\"}}", ETL_REJECT_TYPE_MISMATCH,
+         "'root.falls' is a string, but the question's answerType is number"},
+        {"f1", "{\"root\": {\"falls\": true}}", ETL_REJECT_TYPE_MISMATCH, "is a boolean"},
+        {"f1", "{\"root\": {\"internet_access\": {\"tablet\": 1}}}", ETL_REJECT_TYPE_MISMATCH,
+         "is a number, but the question's answerType is boolean"},
+        {"f1", "{\"root\": {\"seen\": \"2026-02-30\"}}", ETL_REJECT_TYPE_MISMATCH,
+         "no YYYY-MM-DD date"},
+        {"f1", "{\"root\": {\"seen\": 20260201}}", ETL_REJECT_TYPE_MISMATCH, "is a number"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        etl_event_batch b;
+        etl_event_batch_init(&b, "now");
+        etl_submission s = {.id = "x",
+                            .form_id = cases[i].form,
+                            .responses = cases[i].responses,
+                            .responses_len = strlen(cases[i].responses)};
+        etl_error_clear(&err);
+        int rc = t.ops->apply(t.state, &s, &b, &err);
+        if (rc != ETL_ERR_INPUT || !err.reason || strcmp(err.reason, cases[i].reason) != 0 ||
+            !strstr(err.msg, cases[i].words))
+            fail_msg("case %zu: rc %d reason %s message '%s'; expected %s with '%s'", i, rc,
+                     err.reason ? err.reason : "(none)", err.msg, cases[i].reason, cases[i].words);
+        assert_int_equal(b.count, 0);
+        etl_event_batch_release(&b);
+    }
+    /* Text questions take any scalar; numbers keep their JSON text. */
+    etl_event_batch b;
+    etl_event_batch_init(&b, "now");
+    etl_submission s = {.id = "y", .form_id = "f1", .responses = "{\"note\": 42}"};
+    s.responses_len = strlen(s.responses);
+    assert_int_equal(t.ops->apply(t.state, &s, &b, &err), ETL_OK);
+    assert_int_equal(b.count, 1);
+    assert_string_equal(etl_event_value(&b, &b.events[0]), "42");
+    etl_event_batch_release(&b);
+    t.ops->destroy(t.state);
+}
+
+static void test_iso_dates(void **state)
+{
+    (void)state;
+    static const char *const good[] = {"2026-01-31", "2024-02-29", "2000-02-29", "0001-12-31"};
+    static const char *const bad[] = {"2026-02-29",
+                                      "1900-02-29",
+                                      "2026-13-01",
+                                      "2026-00-10",
+                                      "2026-04-31",
+                                      "2026-1-01",
+                                      "26-01-01",
+                                      "2026/01/01",
+                                      "2026-01-01T00:00:00",
+                                      "0000-01-01",
+                                      ""};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_true(etl_is_iso_date(good[i], strlen(good[i])));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (etl_is_iso_date(bad[i], strlen(bad[i])))
+            fail_msg("%s accepted as a date", bad[i]);
+}
+
 static void test_form_cache_lru(void **state)
 {
     (void)state;
@@ -361,6 +446,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_walk_values_as_text, walk_setup, walk_teardown),
         cmocka_unit_test_setup_teardown(test_walk_not_an_object, walk_setup, walk_teardown),
         cmocka_unit_test(test_flatten_stage_rejects_whole_submission),
+        cmocka_unit_test(test_flatten_reject_reasons),
+        cmocka_unit_test(test_iso_dates),
         cmocka_unit_test(test_form_cache_lru),
         cmocka_unit_test(test_copy_text_escaping),
     };
