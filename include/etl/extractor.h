@@ -16,7 +16,8 @@
 #include "etl/row.h"
 
 typedef struct etl_extractor_cfg {
-    size_t batch_rows; /* submissions per batch (per FETCH for `chunked`) */
+    size_t batch_rows;  /* submissions per batch (per FETCH for `chunked`) */
+    const char *filter; /* SQL condition on submissions `s` (trusted text), or NULL */
     const etl_log *log;
 } etl_extractor_cfg;
 

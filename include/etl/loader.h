@@ -1,12 +1,14 @@
 /*
  * Loader stage: writes response events into dwh.response_events.  Each
- * strategy is one file in src/load/ exporting only its constructor.  All
- * loaders write inside one transaction that end() commits or rolls back, so
- * a failed run leaves no partial load behind.
+ * strategy is one file in src/load/ exporting only its constructor.  The
+ * pipeline owns the target transaction: a loader's begin() .. end() span is
+ * one batch inside a transaction the pipeline opened and will commit or
+ * roll back, so a failed batch leaves nothing behind.
  */
 #ifndef ETL_LOADER_H
 #define ETL_LOADER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,21 +19,26 @@
 
 typedef struct etl_loader_cfg {
     size_t batch_rows; /* events per statement (`chunked`), per COPY buffer flush (`copy`) */
+    const volatile sig_atomic_t *stop; /* when set, stop within the current write */
     const etl_log *log;
 } etl_loader_cfg;
 
 typedef struct etl_loader_ops {
     const char *name;
-    /* Mandatory.  Start the transaction (and the COPY, for `copy`). */
+    /* Mandatory.  Start a batch inside the open transaction (the COPY, for `copy`). */
     int (*begin)(void *state, etl_error *err);
     /*
      * Mandatory.  Write (or, for `naive`, keep) the events of b.  b and the
      * submissions its events point to are borrowed for this call only.
      */
     int (*write)(void *state, const etl_event_batch *b, etl_error *err);
-    /* Optional.  Send whatever write() kept back; called once before end(true). */
+    /* Optional.  Send whatever write() kept back; called once per batch before end(true). */
     int (*flush)(void *state, etl_error *err);
-    /* Mandatory.  Commit (commit = true) or roll back everything since begin(). */
+    /*
+     * Mandatory.  Finish the batch (commit = true: end the COPY) or abandon it
+     * (false: abort the COPY, drop what was kept).  Never commits: the
+     * pipeline does, after recording the batch.
+     */
     int (*end)(void *state, bool commit, etl_error *err);
     /* Mandatory.  Frees the state; state may be NULL. */
     void (*destroy)(void *state);

@@ -1,13 +1,19 @@
 /*
  * The pipeline: builds an extractor, a transformer and a loader from a
  * processor definition and streams submissions through them, one extractor
- * batch at a time.  It is the only code that calls stage slots.
+ * batch at a time.  It is the only code that calls stage slots, and it owns
+ * the target transaction: every `commit_every` submissions it ends the
+ * loader's work, lets the caller record progress in the same transaction
+ * (the before_commit hook), and commits, so a crash loses at most one batch.
  */
 #ifndef ETL_PIPELINE_H
 #define ETL_PIPELINE_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "etl/buf.h"
 #include "etl/config.h"
 #include "etl/db.h"
 #include "etl/error.h"
@@ -15,25 +21,59 @@
 
 /*
  * What a run did.  Accounting identity: submissions = accepted + rejected,
- * and events are only counted for accepted submissions.
+ * and events are only counted for accepted submissions.  Only committed
+ * batches count (with dry_run: batches that would have been committed).
  */
 typedef struct etl_run_stats {
     size_t submissions;   /* read from the source */
     size_t rejected;      /* of those, rejected with a reason */
     size_t events;        /* written to the target */
-    long long elapsed_us; /* extract + transform + load, commit included */
+    size_t batches;       /* transactions committed */
+    long long elapsed_us; /* extract + transform + load, commits included */
     long peak_rss_kib;    /* peak resident memory of this process */
 } etl_run_stats;
 
+/* One rejected submission of the open batch; strings owned by the batch log. */
+typedef struct etl_reject_rec {
+    char *id;
+    const char *reason; /* an ETL_REJECT_* code (static) */
+    char *detail;
+} etl_reject_rec;
+
+/* What the open batch covers, handed to before_commit. */
+typedef struct etl_batch_log {
+    size_t submissions; /* in this batch, accepted and rejected */
+    size_t events;      /* written in this batch */
+    etl_buf ids;        /* every submission id of the batch as a uuid[] literal: {a,b,...} */
+    etl_reject_rec *rejects;
+    size_t nrejects;
+    size_t cap; /* rejects allocated */
+} etl_batch_log;
+
+typedef struct etl_pipeline_cfg {
+    const etl_processor_cfg *proc;
+    const char *processed_on;  /* timestamptz text stamped on every event of the run */
+    const char *source_filter; /* SQL condition on submissions `s`, or NULL for all */
+    size_t commit_every;       /* submissions per transaction; 0: one for the whole run */
+    size_t max_rejects;        /* more rejects than this stops the run; SIZE_MAX: no limit */
+    bool dry_run;              /* roll every batch back instead of committing it */
+    const volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next submission */
+    const etl_log *log;
+    /* Optional: record the batch in the open target transaction, just before COMMIT. */
+    int (*before_commit)(void *ctx, etl_db *target, const etl_batch_log *batch, etl_error *err);
+    /* Optional: told how far the run is, after every extractor batch. */
+    void (*progress)(void *ctx, const etl_run_stats *so_far);
+    void *hook_ctx;
+} etl_pipeline_cfg;
+
 /*
- * Run processor p reading from source and writing to target (they may be the
- * same server but must be distinct connections).  processed_on is the
- * timestamptz text stamped on every event.  Returns ETL_OK when the load is
- * committed (even with rejected submissions, counted in stats), otherwise a
- * negative error after rolling back.
+ * Run cfg->proc reading from source and writing to target (distinct
+ * connections).  Returns ETL_OK when every batch is committed (even with
+ * rejected submissions, counted in stats), otherwise a negative error after
+ * rolling back the open batch: ETL_ERR_INTERRUPTED when *stop was set,
+ * ETL_ERR_REJECTS past max_rejects.  stats covers the committed batches.
  */
-int etl_pipeline_run(const etl_processor_cfg *p, etl_db *source, etl_db *target,
-                     const char *processed_on, const etl_log *log, etl_run_stats *stats,
-                     etl_error *err);
+int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
+                     etl_run_stats *stats, etl_error *err);
 
 #endif

@@ -3,6 +3,7 @@
  * fresh run database, run the processor on it and report what it did.  The
  * figures cover the ETL alone: server start and cloning are not timed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -128,7 +129,9 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         char processed_on[64];
         utc_now(processed_on, sizeof(processed_on));
         etl_log_verbose(&cli->log, "running processor %s on %s", p->name, run);
-        rc = etl_pipeline_run(p, source, target, processed_on, &cli->log, &st, &err);
+        etl_pipeline_cfg pcfg = {
+            .proc = p, .processed_on = processed_on, .max_rejects = SIZE_MAX, .log = &cli->log};
+        rc = etl_pipeline_run(&pcfg, source, target, &st, &err);
         if (rc != ETL_OK)
             etl_error_wrap(&err, "process %s %s", scenario, processor);
     }

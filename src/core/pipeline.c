@@ -1,15 +1,18 @@
 /*
- * Extract -> transform -> load, one extractor batch at a time.  Events are
- * handed to the loader whenever the event batch reaches the loader's batch
- * size and always before the next extractor batch is requested, because
- * events borrow their submission's strings from the extractor batch.
- * So a streaming processor never holds more than one chunk of submissions
- * and their events.  Rejected submissions are counted and reported, and the
- * run goes on; any other error rolls the whole load back.
+ * Extract -> transform -> load, one extractor batch at a time, committed
+ * every `commit_every` submissions.  Events are handed to the loader at the
+ * end of every extractor batch (and whenever PIPELINE_MAX_EVENTS pile up),
+ * always before the next batch is requested, because events borrow their
+ * submission's strings from the extractor batch.  So a streaming processor
+ * never holds more than one chunk of submissions and their events.
+ * Rejected submissions are recorded in the batch log and the run goes on;
+ * any other error rolls the open batch back.
  */
 #include "etl/pipeline.h"
 #include "etl/registry.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "banned.h"
@@ -22,6 +25,17 @@
  * matters for extractors with huge batches.
  */
 #define PIPELINE_MAX_EVENTS 65536
+
+typedef struct run {
+    const etl_pipeline_cfg *cfg;
+    etl_db *target;
+    etl_loader ld;
+    etl_event_batch events;
+    etl_batch_log batch;
+    etl_run_stats *stats;
+    int open;     /* a target transaction and loader batch are open */
+    size_t shown; /* rejects reported on stderr */
+} run;
 
 static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error *err)
 {
@@ -48,23 +62,152 @@ static void debug_mem(const etl_log *log, const char *stage, size_t batch)
                       (double)etl_mem_current_kib() / 1024.0, (double)etl_mem_peak_kib() / 1024.0);
 }
 
-static int write_events(etl_loader *ld, etl_event_batch *events, etl_run_stats *stats,
-                        etl_error *err)
+static void batch_log_reset(etl_batch_log *b)
 {
-    if (events->count == 0)
+    for (size_t i = 0; i < b->nrejects; i++) {
+        free(b->rejects[i].id);
+        free(b->rejects[i].detail);
+    }
+    b->nrejects = 0;
+    b->submissions = 0;
+    b->events = 0;
+    etl_buf_reset(&b->ids);
+}
+
+static void batch_log_release(etl_batch_log *b)
+{
+    batch_log_reset(b);
+    free(b->rejects);
+    etl_buf_release(&b->ids);
+}
+
+/* Note one submission of the batch (copied: the extractor batch is only borrowed). */
+static int batch_log_add(etl_batch_log *b, const char *id, const etl_error *why)
+{
+    if (etl_buf_puts(&b->ids, b->ids.len ? "," : "{") != ETL_OK || etl_buf_puts(&b->ids, id))
+        return ETL_ERR_NOMEM;
+    b->submissions++;
+    if (!why)
         return ETL_OK;
-    int rc = ld->ops->write(ld->state, events, err);
-    if (rc != ETL_OK)
-        return rc;
-    stats->events += events->count;
-    etl_event_batch_reset(events);
+    if (b->nrejects == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        etl_reject_rec *p = realloc(b->rejects, cap * sizeof(*p));
+        if (!p)
+            return ETL_ERR_NOMEM;
+        b->rejects = p;
+        b->cap = cap;
+    }
+    etl_reject_rec *r = &b->rejects[b->nrejects];
+    r->id = strdup(id);
+    r->detail = strdup(why->msg);
+    r->reason = why->reason ? why->reason : "invalid";
+    if (!r->id || !r->detail) {
+        free(r->id);
+        free(r->detail);
+        return ETL_ERR_NOMEM;
+    }
+    b->nrejects++;
     return ETL_OK;
 }
 
-int etl_pipeline_run(const etl_processor_cfg *p, etl_db *source, etl_db *target,
-                     const char *processed_on, const etl_log *log, etl_run_stats *stats,
-                     etl_error *err)
+static int write_events(run *r, etl_error *err)
 {
+    if (r->events.count == 0)
+        return ETL_OK;
+    int rc = r->ld.ops->write(r->ld.state, &r->events, err);
+    if (rc != ETL_OK)
+        return rc;
+    r->batch.events += r->events.count;
+    etl_event_batch_reset(&r->events);
+    return ETL_OK;
+}
+
+static int batch_open(run *r, etl_error *err)
+{
+    int rc = etl_db_exec(r->target, "BEGIN", err);
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "cannot start a load transaction");
+    r->open = 1;
+    return r->ld.ops->begin(r->ld.state, err);
+}
+
+/* Abandon the open batch: nothing of it stays. */
+static void batch_abort(run *r)
+{
+    if (!r->open)
+        return;
+    etl_error ignored;
+    r->ld.ops->end(r->ld.state, false, &ignored);
+    etl_db_exec(r->target, "ROLLBACK", &ignored);
+    r->open = 0;
+    etl_event_batch_reset(&r->events);
+    batch_log_reset(&r->batch);
+}
+
+/* Write what is pending, finish the loader's work, record, commit. */
+static int batch_commit(run *r, etl_error *err)
+{
+    const etl_pipeline_cfg *cfg = r->cfg;
+    int rc = write_events(r, err);
+    if (rc == ETL_OK && r->ld.ops->flush)
+        rc = r->ld.ops->flush(r->ld.state, err);
+    if (rc == ETL_OK)
+        rc = r->ld.ops->end(r->ld.state, true, err);
+    if (rc != ETL_OK)
+        return rc;
+    if (r->batch.ids.len && etl_buf_putc(&r->batch.ids, '}') != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    if (cfg->before_commit && r->batch.submissions &&
+        (rc = cfg->before_commit(cfg->hook_ctx, r->target, &r->batch, err)) != ETL_OK)
+        return rc;
+    rc = etl_db_exec(r->target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "cannot commit a batch of %zu submissions",
+                              r->batch.submissions);
+    r->open = 0;
+    r->stats->submissions += r->batch.submissions;
+    r->stats->rejected += r->batch.nrejects;
+    r->stats->events += r->batch.events;
+    r->stats->batches++;
+    batch_log_reset(&r->batch);
+    return ETL_OK;
+}
+
+/* Transform one submission into the open batch. */
+static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, etl_error *err)
+{
+    const etl_pipeline_cfg *cfg = r->cfg;
+    etl_error why;
+    etl_error_clear(&why);
+    int rc = tr->ops->apply(tr->state, s, &r->events, &why);
+    if (rc == ETL_ERR_INPUT) {
+        if (r->shown++ < REJECTS_SHOWN)
+            etl_log_info(cfg->log, "submission %s rejected (%s): %s", s->id,
+                         why.reason ? why.reason : "invalid", why.msg);
+        if (batch_log_add(&r->batch, s->id, &why) != ETL_OK)
+            return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+        if (r->stats->rejected + r->batch.nrejects > cfg->max_rejects)
+            return etl_error_set(err, ETL_ERR_REJECTS,
+                                 "more than %zu submissions rejected (--max-rejects); the open "
+                                 "batch was rolled back",
+                                 cfg->max_rejects);
+        return ETL_OK;
+    }
+    if (rc != ETL_OK) {
+        *err = why;
+        return etl_error_wrap(err, "submission %s", s->id);
+    }
+    if (batch_log_add(&r->batch, s->id, NULL) != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    if (r->events.count >= PIPELINE_MAX_EVENTS)
+        return write_events(r, err);
+    return ETL_OK;
+}
+
+int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
+                     etl_run_stats *stats, etl_error *err)
+{
+    const etl_processor_cfg *p = cfg->proc;
     memset(stats, 0, sizeof(*stats));
     const etl_extractor_entry *xe = etl_registry_find_extractor(p->extractor);
     const etl_transformer_entry *te = etl_registry_find_transformer(p->transformer);
@@ -73,85 +216,83 @@ int etl_pipeline_run(const etl_processor_cfg *p, etl_db *source, etl_db *target,
         return etl_error_set(err, ETL_ERR_USAGE, "processor '%s' names an unknown strategy",
                              p->name);
 
+    run r;
+    memset(&r, 0, sizeof(r));
+    r.cfg = cfg;
+    r.target = target;
+    r.stats = stats;
+    etl_event_batch_init(&r.events, cfg->processed_on);
     etl_extractor ex = {NULL, NULL};
     etl_transformer tr = {NULL, NULL};
-    etl_loader ld = {NULL, NULL};
-    etl_event_batch events;
-    etl_event_batch_init(&events, processed_on);
-    int begun = 0, rc;
-    size_t shown = 0, nbatch = 0;
+    size_t nbatch = 0;
+    size_t commit_every = cfg->commit_every ? cfg->commit_every : SIZE_MAX;
     long long t0 = etl_now_us();
+    int rc;
 
-    etl_extractor_cfg xcfg = {.batch_rows = p->extract_batch, .log = log};
+    etl_extractor_cfg xcfg = {
+        .batch_rows = p->extract_batch, .filter = cfg->source_filter, .log = cfg->log};
     etl_transformer_cfg tcfg = {.form_cache = p->form_cache,
                                 .max_depth = p->max_depth,
                                 .max_bytes = p->max_bytes,
                                 .fetch = fetch_schema,
                                 .fetch_ctx = source};
-    etl_loader_cfg lcfg = {.batch_rows = p->load_batch, .log = log};
+    etl_loader_cfg lcfg = {.batch_rows = p->load_batch, .stop = cfg->stop, .log = cfg->log};
     if ((rc = xe->ctor(&ex, &xcfg, source, err)) != ETL_OK ||
         (rc = te->ctor(&tr, &tcfg, err)) != ETL_OK ||
-        (rc = le->ctor(&ld, &lcfg, target, err)) != ETL_OK)
+        (rc = le->ctor(&r.ld, &lcfg, target, err)) != ETL_OK)
         goto out;
-    if ((rc = ld.ops->begin(ld.state, err)) != ETL_OK)
-        goto out;
-    begun = 1;
     if ((rc = ex.ops->open(ex.state, err)) != ETL_OK)
         goto out;
-    debug_mem(log, "extractor open", 0);
+    debug_mem(cfg->log, "extractor open", 0);
+    if ((rc = batch_open(&r, err)) != ETL_OK)
+        goto out;
 
     etl_submission_batch batch;
     while ((rc = ex.ops->next(ex.state, &batch, err)) == ETL_OK) {
         nbatch++;
-        debug_mem(log, "extract", nbatch);
-        stats->submissions += batch.count;
+        debug_mem(cfg->log, "extract", nbatch);
         for (size_t i = 0; i < batch.count; i++) {
-            const etl_submission *s = &batch.rows[i];
-            etl_error why;
-            etl_error_clear(&why);
-            rc = tr.ops->apply(tr.state, s, &events, &why);
-            if (rc == ETL_ERR_INPUT) {
-                stats->rejected++;
-                if (shown++ < REJECTS_SHOWN)
-                    etl_log_info(log, "submission %s rejected: %s", s->id, why.msg);
-                continue;
-            }
-            if (rc != ETL_OK) {
-                *err = why;
-                etl_error_wrap(err, "submission %s", s->id);
+            if (cfg->stop && *cfg->stop) {
+                rc = etl_error_set(err, ETL_ERR_INTERRUPTED,
+                                   "interrupted; the open batch was rolled back");
                 goto out;
             }
-            if (events.count >= PIPELINE_MAX_EVENTS &&
-                (rc = write_events(&ld, &events, stats, err)) != ETL_OK)
+            if ((rc = one_submission(&r, &tr, &batch.rows[i], err)) != ETL_OK)
                 goto out;
+            if (r.batch.submissions >= commit_every) {
+                if ((rc = batch_commit(&r, err)) != ETL_OK || (rc = batch_open(&r, err)) != ETL_OK)
+                    goto out;
+            }
         }
-        debug_mem(log, "transform", nbatch);
-        if ((rc = write_events(&ld, &events, stats, err)) != ETL_OK)
+        debug_mem(cfg->log, "transform", nbatch);
+        if ((rc = write_events(&r, err)) != ETL_OK)
             goto out;
-        debug_mem(log, "load", nbatch);
+        debug_mem(cfg->log, "load", nbatch);
+        if (cfg->progress) {
+            etl_run_stats so_far = *stats;
+            so_far.submissions += r.batch.submissions;
+            so_far.events += r.batch.events;
+            so_far.elapsed_us = etl_now_us() - t0;
+            cfg->progress(cfg->hook_ctx, &so_far);
+        }
     }
     if (rc != ETL_DONE)
         goto out;
-    if (ld.ops->flush && (rc = ld.ops->flush(ld.state, err)) != ETL_OK)
-        goto out;
-    rc = ld.ops->end(ld.state, true, err);
-    begun = 0;
-    debug_mem(log, "commit", nbatch);
-    if (shown > REJECTS_SHOWN)
-        etl_log_info(log, "... and %zu more rejected submissions", shown - REJECTS_SHOWN);
+    rc = batch_commit(&r, err);
+    debug_mem(cfg->log, "commit", nbatch);
+    if (r.shown > REJECTS_SHOWN)
+        etl_log_info(cfg->log, "... and %zu more rejected submissions", r.shown - REJECTS_SHOWN);
 out:
-    if (begun) {
-        etl_error ignored;
-        ld.ops->end(ld.state, false, &ignored);
-    }
+    batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();
-    if (ld.ops)
-        ld.ops->destroy(ld.state);
+    if (r.ld.ops)
+        r.ld.ops->destroy(r.ld.state);
     if (tr.ops)
         tr.ops->destroy(tr.state);
     if (ex.ops)
         ex.ops->destroy(ex.state);
-    etl_event_batch_release(&events);
+    etl_event_batch_release(&r.events);
+    batch_log_release(&r.batch);
     return rc == ETL_DONE ? ETL_OK : rc;
 }

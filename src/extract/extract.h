@@ -7,8 +7,11 @@
 #include "etl/db.h"
 #include "etl/row.h"
 
-/* The query both `joined` and `chunked` run: users and forms joined, oldest first. */
-extern const char etl_extract_joined_sql[];
+/*
+ * The query both `joined` and `chunked` run: users and forms joined, oldest
+ * first, limited by filter (a condition on `s`) unless NULL.  Into out.
+ */
+int etl_extract_joined_query(etl_buf *out, const char *filter);
 
 /* Point s at row r of a result of etl_extract_joined_sql (borrowed from res). */
 void etl_extract_joined_row(const etl_result *res, int r, etl_submission *s);

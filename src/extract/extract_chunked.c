@@ -31,9 +31,15 @@ static int chunked_open(void *state, etl_error *err)
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
     st->in_tx = 1;
-    if (etl_buf_printf(&sql, "DECLARE etl_submissions NO SCROLL CURSOR FOR %s",
-                       etl_extract_joined_sql) != ETL_OK)
+    etl_buf query = ETL_BUF_INIT;
+    rc = etl_extract_joined_query(&query, st->cfg.filter);
+    if (rc == ETL_OK)
+        rc = etl_buf_printf(&sql, "DECLARE etl_submissions NO SCROLL CURSOR FOR %s", query.data);
+    etl_buf_release(&query);
+    if (rc != ETL_OK) {
+        etl_buf_release(&sql);
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
     rc = etl_db_exec(st->db, sql.data, err);
     etl_buf_release(&sql);
     if (rc != ETL_OK)

@@ -12,13 +12,19 @@
 
 #include "banned.h"
 
-const char etl_extract_joined_sql[] =
-    "SELECT s.id, s.form_id, f.name, s.user_id, u.given_name || ' ' || u.family_name, "
-    "s.date_created, s.responses "
-    "FROM app.submissions s "
-    "JOIN app.forms f ON f.id = s.form_id "
-    "JOIN app.users u ON u.id = s.user_id "
-    "ORDER BY s.date_created, s.id";
+int etl_extract_joined_query(etl_buf *out, const char *filter)
+{
+    etl_buf_reset(out);
+    if (etl_buf_puts(out, "SELECT s.id, s.form_id, f.name, s.user_id, "
+                          "u.given_name || ' ' || u.family_name, s.date_created, s.responses "
+                          "FROM app.submissions s "
+                          "JOIN app.forms f ON f.id = s.form_id "
+                          "JOIN app.users u ON u.id = s.user_id ") != ETL_OK ||
+        (filter && etl_buf_printf(out, "WHERE %s ", filter) != ETL_OK) ||
+        etl_buf_puts(out, "ORDER BY s.date_created, s.id") != ETL_OK)
+        return ETL_ERR_NOMEM;
+    return ETL_OK;
+}
 
 void etl_extract_joined_row(const etl_result *res, int r, etl_submission *s)
 {
@@ -44,7 +50,11 @@ typedef struct joined_state {
 static int joined_open(void *state, etl_error *err)
 {
     joined_state *st = state;
-    int rc = etl_db_query(st->db, etl_extract_joined_sql, 0, NULL, &st->res, err);
+    etl_buf sql = ETL_BUF_INIT;
+    if (etl_extract_joined_query(&sql, st->cfg.filter) != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    int rc = etl_db_query(st->db, sql.data, 0, NULL, &st->res, err);
+    etl_buf_release(&sql);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
     return ETL_OK;

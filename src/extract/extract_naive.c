@@ -140,10 +140,16 @@ static int load_object(naive_state *st, identity_map *m, const char *sql, const 
 static int naive_open(void *state, etl_error *err)
 {
     naive_state *st = state;
-    int rc = etl_db_query(st->db,
-                          "SELECT id, form_id, user_id, date_created, responses "
-                          "FROM app.submissions ORDER BY date_created, id",
-                          0, NULL, &st->res, err);
+    etl_buf sql = ETL_BUF_INIT;
+    if (etl_buf_puts(&sql, "SELECT s.id, s.form_id, s.user_id, s.date_created, s.responses "
+                           "FROM app.submissions s ") != ETL_OK ||
+        (st->cfg.filter && etl_buf_printf(&sql, "WHERE %s ", st->cfg.filter) != ETL_OK) ||
+        etl_buf_puts(&sql, "ORDER BY s.date_created, s.id") != ETL_OK) {
+        etl_buf_release(&sql);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    int rc = etl_db_query(st->db, sql.data, 0, NULL, &st->res, err);
+    etl_buf_release(&sql);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
     return ETL_OK;

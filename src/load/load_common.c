@@ -1,5 +1,5 @@
 /*
- * Pieces every loader shares: the transaction, the INSERT text, and the
+ * Pieces every loader shares: the stop check, the INSERT text, and the
  * column values of an event in the order of ETL_EVENT_COLUMNS.
  */
 #include "etl/loader.h"
@@ -22,18 +22,11 @@ void etl_event_params(const etl_event_batch *b, const etl_event *e, const char *
     params[10] = etl_event_tag(b, e);
 }
 
-int etl_load_tx_begin(etl_db *db, etl_error *err)
+int etl_load_check_stop(const volatile sig_atomic_t *stop, etl_error *err)
 {
-    int rc = etl_db_exec(db, "BEGIN", err);
-    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot start the load");
-}
-
-int etl_load_tx_end(etl_db *db, bool commit, etl_error *err)
-{
-    int rc = etl_db_exec(db, commit ? "COMMIT" : "ROLLBACK", err);
-    return rc == ETL_OK
-               ? rc
-               : etl_error_wrap(err, "cannot %s the load", commit ? "commit" : "roll back");
+    if (stop && *stop)
+        return etl_error_set(err, ETL_ERR_INTERRUPTED, "interrupted while loading");
+    return ETL_OK;
 }
 
 int etl_load_insert_sql(etl_buf *out, size_t rows)

@@ -22,18 +22,14 @@ typedef struct copy_state {
     etl_buf prefix; /* escaped common columns of `prefix_sub` */
     const etl_submission *prefix_sub;
     int in_copy;
-    int in_tx;
 } copy_state;
 
 static int copy_begin(void *state, etl_error *err)
 {
     copy_state *st = state;
-    int rc = etl_load_tx_begin(st->db, err);
-    if (rc != ETL_OK)
-        return rc;
-    st->in_tx = 1;
-    rc = etl_db_copy_begin(st->db, "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN",
-                           err);
+    etl_buf_reset(&st->out);
+    int rc = etl_db_copy_begin(st->db,
+                               "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN", err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start COPY");
     st->in_copy = 1;
@@ -103,23 +99,12 @@ static int copy_flush(void *state, etl_error *err)
 static int copy_end(void *state, bool commit, etl_error *err)
 {
     copy_state *st = state;
-    int rc = ETL_OK;
-    if (st->in_copy) {
-        st->in_copy = 0;
-        rc = etl_db_copy_end(st->db, commit ? NULL : "etl run failed", err);
-        if (rc != ETL_OK) {
-            commit = false;
-            etl_error_wrap(err, "COPY failed");
-        }
-    }
-    if (st->in_tx) {
-        st->in_tx = 0;
-        etl_error ignored;
-        int end = etl_load_tx_end(st->db, commit, rc == ETL_OK ? err : &ignored);
-        if (rc == ETL_OK)
-            rc = end;
-    }
-    return rc;
+    if (!st->in_copy)
+        return ETL_OK;
+    st->in_copy = 0;
+    etl_buf_reset(&st->out);
+    int rc = etl_db_copy_end(st->db, commit ? NULL : "etl batch abandoned", err);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "COPY failed");
 }
 
 static void copy_destroy(void *state)

@@ -18,6 +18,7 @@ typedef struct kept_event {
 
 typedef struct naive_state {
     etl_db *db;
+    const volatile sig_atomic_t *stop;
     kept_event *events;
     size_t count; /* events */
     size_t cap;   /* events allocated */
@@ -28,9 +29,11 @@ typedef struct naive_state {
 static int naive_begin(void *state, etl_error *err)
 {
     naive_state *st = state;
+    st->count = 0;
+    etl_buf_reset(&st->strings);
     if (etl_load_insert_sql(&st->sql, 1) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    return etl_load_tx_begin(st->db, err);
+    return ETL_OK;
 }
 
 static int naive_write(void *state, const etl_event_batch *b, etl_error *err)
@@ -69,6 +72,8 @@ static int naive_flush(void *state, etl_error *err)
     naive_state *st = state;
     const char *params[ETL_EVENT_NCOLS];
     for (size_t i = 0; i < st->count; i++) {
+        if (etl_load_check_stop(st->stop, err) != ETL_OK)
+            return ETL_ERR_INTERRUPTED;
         for (int c = 0; c < ETL_EVENT_NCOLS; c++)
             params[c] =
                 st->events[i].off[c] == SIZE_MAX ? NULL : st->strings.data + st->events[i].off[c];
@@ -81,8 +86,12 @@ static int naive_flush(void *state, etl_error *err)
 
 static int naive_end(void *state, bool commit, etl_error *err)
 {
+    (void)commit;
+    (void)err;
     naive_state *st = state;
-    return etl_load_tx_end(st->db, commit, err);
+    st->count = 0; /* sent by flush(), or abandoned */
+    etl_buf_reset(&st->strings);
+    return ETL_OK;
 }
 
 static void naive_destroy(void *state)
@@ -107,13 +116,13 @@ static const etl_loader_ops naive_ops = {
 
 int etl_loader_naive_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
-    (void)cfg;
     out->ops = &naive_ops;
     out->state = NULL;
     naive_state *st = calloc(1, sizeof(*st));
     if (!st)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     st->db = db;
+    st->stop = cfg->stop;
     out->state = st;
     return ETL_OK;
 }

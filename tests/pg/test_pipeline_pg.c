@@ -170,8 +170,10 @@ static void test_fixtures_load_as_written(void **state)
     assert_int_equal(run.status, 5); /* finished, with rejected submissions */
     assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 4);
     assert_int_equal((long)etl_test_json_number(run.out.data, "rejected"), 2);
-    assert_non_null(strstr(run.err.data, "rejected: responses is an array, not an object"));
-    assert_non_null(strstr(run.err.data, "rejected: responses is a string, not an object"));
+    assert_non_null(
+        strstr(run.err.data, "rejected (not_object): responses is an array, not an object"));
+    assert_non_null(
+        strstr(run.err.data, "rejected (not_object): responses is a string, not an object"));
     etl_db *conn = etl_test_connect(&server, "etl_run_fixtures");
     char *got = etl_test_query_text(
         conn, "SELECT form_name, submission_created, schema_path, replace(replace(value, E'\\t', "
