@@ -25,6 +25,8 @@ static const command commands[] = {
     {"list", cmd_list, "list scenarios, processors and strategies"},
     {"psql", cmd_psql, "open psql on a scenario's database"},
     {"clean", cmd_clean, "drop scenario databases, or everything etl created"},
+    {"init", cmd_init, "production: create the dwh tables in a real database"},
+    {"status", cmd_status, "production: backlog, last runs and rejects"},
 };
 
 static void usage(FILE *out)
@@ -37,7 +39,8 @@ static void usage(FILE *out)
     fprintf(out, "\n%s", cli_global_help);
     fprintf(out, "  -h, --help        this help; `etl COMMAND --help` for a command's\n"
                  "  --version         print the version\n\n"
-                 "Example:\n  etl generate medium && etl process medium chunked\n");
+                 "Examples:\n  etl generate medium && etl process medium chunked\n"
+                 "  etl init --db postgresql:///app && etl process --db postgresql:///app copy\n");
 }
 
 int main(int argc, char **argv)

@@ -50,6 +50,17 @@ int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err);
 /* End the COPY; with abort_reason the server rolls the COPY back. */
 int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err);
 
+/*
+ * Run `COPY ... TO STDOUT` and hand each piece of data to sink as it arrives
+ * (memory stays bounded whatever the size).  A sink error stops the copy.
+ */
+int etl_db_copy_out(etl_db *db, const char *sql,
+                    int (*sink)(void *ctx, const char *data, size_t len, etl_error *err), void *ctx,
+                    etl_error *err);
+
+/* Set statement_timeout and lock_timeout (milliseconds; 0 leaves the server's). */
+int etl_db_set_timeouts(etl_db *db, long statement_ms, long lock_ms, etl_error *err);
+
 /* Append name quoted as an SQL identifier ("my""name"). */
 int etl_db_quote_ident(etl_buf *out, const char *name);
 

@@ -102,5 +102,7 @@ int cmd_process(int argc, char **argv, etl_cli *cli);
 int cmd_list(int argc, char **argv, etl_cli *cli);
 int cmd_psql(int argc, char **argv, etl_cli *cli);
 int cmd_clean(int argc, char **argv, etl_cli *cli);
+int cmd_init(int argc, char **argv, etl_cli *cli);
+int cmd_status(int argc, char **argv, etl_cli *cli);
 
 #endif

@@ -3,28 +3,54 @@
  * fresh run database, run the processor on it and report what it did.  The
  * figures cover the ETL alone: server start and cloning are not timed.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd.h"
 #include "etl/exitcodes.h"
 #include "etl/pipeline.h"
+#include "etl/production.h"
 
 #include "banned.h"
 
 static const char help[] =
-    "Usage: etl process SCENARIO PROCESSOR [--json]\n\n"
-    "Clone SCENARIO's template into a fresh run database (etl_run_SCENARIO), run\n"
-    "PROCESSOR on it, and print submissions read, rejected, events written, elapsed\n"
-    "seconds of the ETL itself, events per second and peak memory (RSS).\n"
-    "`etl list` shows the scenarios and processors.\n\n"
+    "Usage: etl process SCENARIO PROCESSOR [--json]\n"
+    "       etl process --db CONNINFO [--target CONNINFO] PROCESSOR [options]\n\n"
+    "Scenario mode: clone SCENARIO's template into a fresh run database\n"
+    "(etl_run_SCENARIO), run PROCESSOR on it, and print submissions read, rejected,\n"
+    "events written, elapsed seconds of the ETL itself, events per second and peak\n"
+    "memory (RSS).  `etl list` shows the scenarios and processors.\n\n"
+    "In-place mode (production, for cron; see docs/cron.md): process every\n"
+    "submission of the --db database not processed yet, exactly once, committing\n"
+    "every --batch-size submissions with their bookkeeping.  Quiet on success with -q.\n\n"
     "Options:\n"
-    "  --json     print the summary as one JSON object on stdout\n"
-    "  -h, --help this help\n\n"
-    "Exit status: 0 done; 5 done but some submissions were rejected (see stderr);\n"
-    "see docs/cli.md for the others.\n\n";
+    "  --json                  print the summary as one JSON object on stdout\n"
+    "  --target CONNINFO       in place: load into this database instead of --db's\n"
+    "  --batch-size N          in place: submissions per transaction (default 10000)\n"
+    "  --max-rejects N         in place: stop (exit 8) after more than N rejects\n"
+    "  --dry-run               in place: do everything, then roll it all back\n"
+    "  --statement-timeout MS  in place: PostgreSQL statement_timeout\n"
+    "  --lock-timeout MS       in place: PostgreSQL lock_timeout\n"
+    "  -h, --help              this help\n\n"
+    "Exit status: 0 done; 5 done but some submissions were rejected; 6 another run\n"
+    "holds the lock; 7 interrupted; 8 too many rejects; see docs/cli.md for all.\n\n";
+
+/*
+ * Set by SIGINT/SIGTERM during an in-place run and read by the pipeline
+ * between submissions.  A signal handler can only talk through a static
+ * flag: the one mutable global in etl.
+ */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 /* now() as timestamptz text, microseconds, UTC: one value stamped on every event of a run. */
 static void utc_now(char *out, size_t cap)
@@ -82,16 +108,130 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
     printf("peak memory  %.1f MiB (RSS)\n", (double)st->peak_rss_kib / 1024.0);
 }
 
+/* The numeric options, through the one range-checking parser. */
+static int number_option(const char *name, const char *text, unsigned long long max,
+                         unsigned long long *out)
+{
+    if (!text)
+        return ETL_OK;
+    if (etl_parse_ull(text, 1, max, out) != 0)
+        return cli_usage("process", "--%s: '%s' is not a whole number from 1 to %llu", name, text,
+                         max);
+    return ETL_OK;
+}
+
+typedef struct inplace_opts {
+    const char *target, *batch, *max_rejects, *statement_timeout, *lock_timeout;
+    bool dry_run, json;
+} inplace_opts;
+
+static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
+{
+    unsigned long long batch = ETL_DEFAULT_BATCH, max_rejects = ~0ULL, st_ms = 0, lock_ms = 0;
+    if (number_option("batch-size", o->batch, 100000000ULL, &batch) != ETL_OK ||
+        number_option("max-rejects", o->max_rejects, ~0ULL - 1, &max_rejects) != ETL_OK ||
+        number_option("statement-timeout", o->statement_timeout, 86400000ULL, &st_ms) != ETL_OK ||
+        number_option("lock-timeout", o->lock_timeout, 86400000ULL, &lock_ms) != ETL_OK)
+        return ETL_EXIT_USAGE;
+    if (o->max_rejects && strcmp(o->max_rejects, "0") == 0)
+        max_rejects = 0; /* "no rejects at all" is a fair thing to ask */
+    etl_error err;
+    etl_error_clear(&err);
+    etl_config *config = NULL;
+    const etl_processor_cfg *p = NULL;
+    int rc = cli_load_config(cli, &config, &err);
+    if (rc == ETL_OK)
+        rc = cli_find_processor(config, processor, &p, &err);
+    if (rc != ETL_OK) {
+        etl_config_free(config);
+        return cli_fail(&err);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    etl_prod_cfg pc = {.source = cli->db,
+                       .target = o->target,
+                       .proc = p,
+                       .batch_size = (size_t)batch,
+                       .max_rejects = max_rejects == ~0ULL ? SIZE_MAX : (size_t)max_rejects,
+                       .dry_run = o->dry_run,
+                       .statement_timeout_ms = (long)st_ms,
+                       .lock_timeout_ms = (long)lock_ms,
+                       .progress = !o->json && cli->log.verbosity >= 0 && isatty(2),
+                       .stop = &stop_requested,
+                       .log = &cli->log};
+    etl_prod_result res;
+    rc = etl_prod_run(&pc, &res, &err);
+    const etl_run_stats *st = &res.stats;
+    if ((rc == ETL_OK || !o->json) && (o->json || cli->log.verbosity >= 0) &&
+        rc != ETL_ERR_LOCKED) {
+        double secs = (double)st->elapsed_us / 1e6;
+        double rate = secs > 0 ? (double)st->events / secs : 0;
+        if (o->json) {
+            printf("{\"mode\":\"in-place\",\"processor\":");
+            json_string(p->name);
+            printf(",\"run_id\":%lld,\"dry_run\":%s,\"backlog\":%zu,\"submissions\":%zu,"
+                   "\"events\":%zu,\"rejected\":%zu,\"batches\":%zu,\"elapsed_s\":%.6f,"
+                   "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",
+                   res.run_id, o->dry_run ? "true" : "false", res.backlog, st->submissions,
+                   st->events, st->rejected, st->batches, secs, rate, st->peak_rss_kib);
+        } else if (rc == ETL_OK) {
+            printf("%s run %lld of %s: %zu of %zu waiting submissions, %zu rejected, %zu events "
+                   "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
+                   o->dry_run ? "dry" : "in-place", res.run_id, p->name, st->submissions,
+                   res.backlog, st->rejected, st->events, st->batches, secs, rate,
+                   (double)st->peak_rss_kib / 1024.0);
+            if (o->dry_run)
+                printf("dry run: everything was rolled back, nothing was recorded\n");
+        }
+    }
+    etl_config_free(config);
+    if (rc == ETL_ERR_LOCKED && cli->log.verbosity < 0)
+        return ETL_EXIT_LOCKED; /* cron: an overlapping run is not news */
+    if (rc != ETL_OK)
+        return cli_fail(&err);
+    if (st->rejected > 0) {
+        etl_log_info(&cli->log, "%zu submissions were rejected; see dwh.etl_rejects", st->rejected);
+        return ETL_EXIT_REJECTS;
+    }
+    return ETL_EXIT_OK;
+}
+
 int cmd_process(int argc, char **argv, etl_cli *cli)
 {
-    bool json = false;
-    const cli_option opts[] = {{"json", &json, NULL}, {NULL, NULL, NULL}};
+    inplace_opts o;
+    memset(&o, 0, sizeof(o));
+    const cli_option opts[] = {{"json", &o.json, NULL},
+                               {"target", NULL, &o.target},
+                               {"batch-size", NULL, &o.batch},
+                               {"max-rejects", NULL, &o.max_rejects},
+                               {"dry-run", &o.dry_run, NULL},
+                               {"statement-timeout", NULL, &o.statement_timeout},
+                               {"lock-timeout", NULL, &o.lock_timeout},
+                               {NULL, NULL, NULL}};
     int parsed = cli_parse_options(argc, argv, cli, "process", help, opts, false);
     if (parsed != CLI_PARSED)
         return parsed;
+    bool json = o.json;
+    if (argc - optind == 1) {
+        if (!cli->db)
+            return cli_usage("process",
+                             "process: with one argument (PROCESSOR) etl processes a database in "
+                             "place and needs --db CONNINFO; for a scenario give SCENARIO "
+                             "PROCESSOR");
+        return process_in_place(cli, argv[optind], &o);
+    }
     if (argc - optind != 2)
-        return cli_usage("process", "process: expected SCENARIO and PROCESSOR, got %d arguments",
+        return cli_usage("process",
+                         "process: expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got "
+                         "%d arguments",
                          argc - optind);
+    if (o.target || o.batch || o.max_rejects || o.dry_run || o.statement_timeout || o.lock_timeout)
+        return cli_usage("process", "process: --target, --batch-size, --max-rejects, --dry-run "
+                                    "and the timeouts are for in-place runs (--db CONNINFO "
+                                    "PROCESSOR), not scenarios");
     const char *scenario = argv[optind], *processor = argv[optind + 1];
 
     etl_error err;

@@ -168,7 +168,7 @@ static int batch_commit(run *r, etl_error *err)
     r->stats->submissions += r->batch.submissions;
     r->stats->rejected += r->batch.nrejects;
     r->stats->events += r->batch.events;
-    r->stats->batches++;
+    r->stats->batches += r->batch.submissions > 0;
     batch_log_reset(&r->batch);
     return ETL_OK;
 }

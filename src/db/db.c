@@ -306,6 +306,56 @@ int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err)
     return rc;
 }
 
+int etl_db_copy_out(etl_db *db, const char *sql,
+                    int (*sink)(void *ctx, const char *data, size_t len, etl_error *err), void *ctx,
+                    etl_error *err)
+{
+    long long t0 = etl_now_us();
+    PGresult *res = PQexec(db->conn, sql);
+    log_sql(db, sql, t0, 0);
+    int rc = check(db, res, PGRES_COPY_OUT, err);
+    if (rc != ETL_OK)
+        return rc;
+    PQclear(res);
+    char *buf = NULL;
+    int n;
+    while ((n = PQgetCopyData(db->conn, &buf, 0)) > 0) {
+        if (rc == ETL_OK)
+            rc = sink(ctx, buf, (size_t)n, err);
+        PQfreemem(buf);
+    }
+    if (n == -2 && rc == ETL_OK) {
+        set_from_text(err, ETL_ERR_DB, "COPY TO STDOUT failed", PQerrorMessage(db->conn));
+        rc = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+        err->code = rc;
+    }
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (rc == ETL_OK) {
+            rc = check(db, res, PGRES_COMMAND_OK, err);
+            if (rc == ETL_OK)
+                PQclear(res);
+        } else {
+            PQclear(res);
+        }
+    }
+    return rc;
+}
+
+int etl_db_set_timeouts(etl_db *db, long statement_ms, long lock_ms, etl_error *err)
+{
+    char sql[128];
+    int rc = ETL_OK;
+    if (statement_ms > 0) {
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %ld", statement_ms);
+        rc = etl_db_exec(db, sql, err);
+    }
+    if (rc == ETL_OK && lock_ms > 0) {
+        snprintf(sql, sizeof(sql), "SET lock_timeout = %ld", lock_ms);
+        rc = etl_db_exec(db, sql, err);
+    }
+    return rc;
+}
+
 int etl_db_quote_ident(etl_buf *out, const char *name)
 {
     if (etl_buf_putc(out, '"') != ETL_OK)

@@ -52,4 +52,27 @@ const char etl_schema_dwh_sql[] =
     "    schema_path text NOT NULL,\n"
     "    value text NOT NULL,\n"
     "    answer_type dwh.answer_type NOT NULL,\n"
-    "    tag text);\n";
+    "    tag text);\n"
+    /* Production-mode bookkeeping (docs/cron.md): one row per run, one per
+     * submission ever handled (loaded or rejected), one per rejected one. */
+    "CREATE TABLE IF NOT EXISTS dwh.etl_runs (\n"
+    "    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+    "    processor text NOT NULL,\n"
+    "    started timestamptz NOT NULL DEFAULT now(),\n"
+    "    finished timestamptz,\n"
+    "    status text NOT NULL,\n"
+    "    submissions bigint NOT NULL DEFAULT 0,\n"
+    "    events bigint NOT NULL DEFAULT 0,\n"
+    "    rejects bigint NOT NULL DEFAULT 0,\n"
+    "    error text);\n"
+    "CREATE TABLE IF NOT EXISTS dwh.etl_processed (\n"
+    "    submission_id uuid PRIMARY KEY,\n"
+    "    run_id bigint NOT NULL);\n"
+    "CREATE TABLE IF NOT EXISTS dwh.etl_rejects (\n"
+    "    submission_id uuid PRIMARY KEY,\n"
+    "    run_id bigint NOT NULL,\n"
+    "    rejected_on timestamptz NOT NULL DEFAULT now(),\n"
+    "    reason text NOT NULL,\n"
+    "    detail text NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS response_events_submission_idx\n"
+    "    ON dwh.response_events (submission_id);\n";

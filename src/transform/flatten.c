@@ -151,8 +151,14 @@ static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question
             return ETL_ERR_INPUT;
         }
         if (rc == ETL_OK && q->type == ETL_ANSWER_DATE &&
-            !etl_is_iso_date(out->strings.data + value_off, out->strings.len - value_off))
-            return mismatch(err, path, q->type, "a string that is no YYYY-MM-DD date");
+            !etl_is_iso_date(out->strings.data + value_off, out->strings.len - value_off)) {
+            etl_error_set(err, ETL_ERR_INPUT,
+                          "answer to '%s' is \"%.40s\", not a date written "
+                          "YYYY-MM-DD",
+                          path->data, out->strings.data + value_off);
+            err->reason = ETL_REJECT_TYPE_MISMATCH;
+            return ETL_ERR_INPUT;
+        }
         break;
     case ETL_JSON_NUMBER:
         rc = etl_format_number(d->text + v->start, v->len, &out->strings);

@@ -61,9 +61,15 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
            "unknown processor 'fastest' (valid: naive, naive-joined, flush-single, "
            "chunked, copy");
     const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
-    expect(c, 2, "unknown command 'frobnicate' (valid: generate, process, list, psql, clean)");
-    const char *d[] = {"--db", server.conninfo, "process", "basic", NULL};
-    expect(d, 2, "expected SCENARIO and PROCESSOR");
+    expect(
+        c, 2,
+        "unknown command 'frobnicate' (valid: generate, process, list, psql, clean, init, status)");
+    const char *d[] = {"--db", server.conninfo, "process", NULL};
+    expect(d, 2, "expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got 0 arguments");
+    const char *d2[] = {"process", "copy", NULL};
+    expect(d2, 2, "processes a database in place and needs --db CONNINFO");
+    const char *d3[] = {"--db", server.conninfo, "process", "basic", "copy", "--dry-run", NULL};
+    expect(d3, 2, "are for in-place runs");
     const char *e[] = {"--db", server.conninfo, "generate", "basic", "--seed", "x", NULL};
     expect(e, 2, "--seed: 'x' is not a whole number");
     const char *f[] = {"--db", server.conninfo, "process", "basic", "copy", "--fast", NULL};
@@ -208,8 +214,9 @@ static void test_cli_empty_scenario(void **state)
 static void test_cli_help_and_version(void **state)
 {
     (void)state;
-    static const char *const cmds[] = {"generate", "process", "list", "psql", "clean"};
-    for (size_t i = 0; i < 5; i++) {
+    static const char *const cmds[] = {"generate", "process", "list",  "psql",
+                                       "clean",    "init",    "status"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         const char *a[] = {cmds[i], "--help", NULL};
         etl_run run;
         etl_test_run(&run, a);

@@ -326,7 +326,7 @@ static void test_flatten_reject_reasons(void **state)
         {"f1", "{\"root\": {\"internet_access\": {\"tablet\": 1}}}", ETL_REJECT_TYPE_MISMATCH,
          "is a number, but the question's answerType is boolean"},
         {"f1", "{\"root\": {\"seen\": \"2026-02-30\"}}", ETL_REJECT_TYPE_MISMATCH,
-         "no YYYY-MM-DD date"},
+         "\"2026-02-30\", not a date written YYYY-MM-DD"},
         {"f1", "{\"root\": {\"seen\": 20260201}}", ETL_REJECT_TYPE_MISMATCH, "is a number"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
