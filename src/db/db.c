@@ -174,7 +174,9 @@ static void log_sql(const etl_db *db, const char *sql, long long t0, int nparams
 static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK))
+    /* A command where rows were wanted is a result with none, and vice versa. */
+    if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK) ||
+        (want == PGRES_TUPLES_OK && st == PGRES_COMMAND_OK))
         return ETL_OK;
     int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);

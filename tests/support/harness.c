@@ -81,6 +81,40 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
     free(argv);
 }
 
+int etl_test_spawn(const char *const *args)
+{
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof(*argv));
+    assert_non_null(argv);
+    argv[0] = (char *)(uintptr_t)ETL_BINARY;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *)(uintptr_t)args[i];
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        execv(ETL_BINARY, argv);
+        _exit(127);
+    }
+    free(argv);
+    return (int)pid;
+}
+
+int etl_test_wait(int pid)
+{
+    int status = 0;
+    waitpid((pid_t)pid, &status, 0);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void etl_run_release(etl_run *run)
 {
     etl_buf_release(&run->out);
@@ -118,6 +152,13 @@ void etl_test_server_start(etl_test_server *s, const char *name)
     if (etl_server_start(&s->server, dir, &quiet, &err) != ETL_OK)
         fail_msg("cannot start the test PostgreSQL server in %s: %s", dir, err.msg);
     s->conninfo = etl_server_conninfo(s->server);
+}
+
+void etl_test_server_restart(etl_test_server *s, const char *name)
+{
+    assert_non_null(s->server); /* only a server of our own can be restarted */
+    etl_test_server_stop(s);
+    etl_test_server_start(s, name);
 }
 
 void etl_test_server_stop(etl_test_server *s)

@@ -28,6 +28,11 @@ void etl_run_release(etl_run *run);
 /* The same, with cwd as the working directory. */
 void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args);
 
+/* Start etl with args in the background (output discarded); returns its pid. */
+int etl_test_spawn(const char *const *args);
+/* Wait for a spawned etl; its exit status, or 128 + signal if a signal ended it. */
+int etl_test_wait(int pid);
+
 /* A server for the pg tests: $ETL_TEST_PGURI, or an embedded one in ETL_TEST_WORKDIR/name. */
 typedef struct etl_test_server {
     etl_server *server;
@@ -40,6 +45,8 @@ void etl_test_server_dir(const char *name, char *out, size_t cap);
 /* Fails the test (cmocka) if no server can be had: never skips. */
 void etl_test_server_start(etl_test_server *s, const char *name);
 void etl_test_server_stop(etl_test_server *s);
+/* Stop and start the test's own server again (a restart under running clients). */
+void etl_test_server_restart(etl_test_server *s, const char *name);
 
 /* Connect to database dbname on the test server; fails the test on error. */
 etl_db *etl_test_connect(const etl_test_server *s, const char *dbname);

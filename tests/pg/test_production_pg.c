@@ -1,0 +1,533 @@
+/*
+ * Production mode against a real PostgreSQL: exactly once across repeated
+ * runs, late commits, concurrent runs, every kind of bad submission, the
+ * reject limit, dry runs, SIGTERM, SIGKILL at 20 points of a run for every
+ * processor, a server restart mid-run, and a separate target database.
+ * "Identical" always means the same digest over every column of
+ * dwh.response_events but id and processed_on, compared with a clean run.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define SERVER_NAME "pgdata-prod"
+#define LOCK_SQL "SELECT pg_advisory_lock(7628140)"
+
+static etl_test_server server;
+static char *reference;      /* digest of a clean run on medium */
+static char scenarios[4096]; /* processors.yaml with a small max_bytes, for too_large */
+
+static const char digest_sql[] =
+    "SELECT count(*), count(DISTINCT (submission_id, schema_path)), "
+    "md5(coalesce(string_agg(concat_ws('|', form_id, form_name, user_id, user_full_name, "
+    "submission_id, submission_created, schema_path, value, answer_type, tag), E'\\n' "
+    "ORDER BY submission_id, schema_path), '')) FROM dwh.response_events";
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A connection string for database name on the test server (caller frees). */
+static char *conninfo_for(const char *name)
+{
+    char *pw = NULL;
+    char *c = etl_db_conninfo_for(server.conninfo, name, &pw);
+    assert_non_null(c);
+    free(pw);
+    return c;
+}
+
+/* Run one or more statements (no parameters, no rows) on database dbname. */
+static void exec_on(const char *dbname, const char *sql)
+{
+    etl_db *db = etl_test_connect(&server, dbname);
+    etl_error err;
+    if (etl_db_exec(db, sql, &err) != ETL_OK)
+        fail_msg("%s\n%s", err.msg, sql);
+    etl_db_close(db);
+}
+
+static char *query_on(const char *dbname, const char *sql)
+{
+    etl_db *db = etl_test_connect(&server, dbname);
+    char *out = etl_test_query_text(db, sql);
+    etl_db_close(db);
+    return out;
+}
+
+/* A fresh copy of the medium application database, initialised; returns its conninfo. */
+static char *fresh_app(const char *name)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    exec_on(NULL, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE etl_tpl_medium STRATEGY FILE_COPY",
+             name);
+    exec_on(NULL, sql);
+    char *ci = conninfo_for(name);
+    const char *args[] = {"--db", ci, "init", "-q", NULL};
+    etl_run run;
+    etl_test_run(&run, args);
+    if (run.status != 0)
+        fail_msg("init %s: %s", name, run.err.data);
+    etl_run_release(&run);
+    return ci;
+}
+
+/* Run etl in place; returns the exit status, and the run (caller releases) if wanted. */
+static int run_in_place(const char *ci, const char *processor, const char *extra, etl_run *out)
+{
+    const char *args[16] = {"--db", ci, "--scenarios", scenarios, "process", processor, "--json"};
+    size_t n = 7;
+    char extra_copy[512] = "";
+    if (extra) {
+        snprintf(extra_copy, sizeof(extra_copy), "%s", extra);
+        char *save = NULL;
+        for (char *tok = strtok_r(extra_copy, " ", &save); tok && n < 15;
+             tok = strtok_r(NULL, " ", &save))
+            args[n++] = tok;
+    }
+    args[n] = NULL;
+    etl_run run;
+    etl_test_run(&run, args);
+    int status = run.status;
+    if (out)
+        *out = run;
+    else
+        etl_run_release(&run);
+    return status;
+}
+
+static void assert_identical(const char *dbname, const char *what)
+{
+    char *d = query_on(dbname, digest_sql);
+    if (strcmp(d, reference) != 0)
+        fail_msg("%s: events differ from a clean run\n got      %s expected %s", what, d,
+                 reference);
+    free(d);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    etl_test_server_start(&server, SERVER_NAME);
+    const char *g[] = {"--db", server.conninfo, "generate", "medium", "-q", NULL};
+    etl_run run;
+    etl_test_run(&run, g);
+    if (run.status != 0)
+        fail_msg("generate medium: %s", run.err.data);
+    etl_run_release(&run);
+
+    /* The shipped scenarios, plus a processor with a tiny max_bytes. */
+    snprintf(scenarios, sizeof(scenarios), "%s/prod-scenarios", ETL_TEST_WORKDIR);
+    mkdir(scenarios, 0755);
+    char path[4200], target[4200];
+    static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", scenarios, shared[i]);
+        snprintf(target, sizeof(target), "%s/%s", ETL_TEST_SCENARIOS, shared[i]);
+        unlink(path);
+        assert_int_equal(symlink(target, path), 0);
+    }
+    snprintf(path, sizeof(path), "%s/processors.yaml", scenarios);
+    char *shipped = etl_test_read(ETL_TEST_SCENARIOS "/processors.yaml");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(shipped, f);
+    fputs("  copy-4k:\n    extractor: chunked\n    loader: copy\n    max_bytes: 4096\n", f);
+    fclose(f);
+    free(shipped);
+
+    char *ci = fresh_app("prod_ref");
+    assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
+    reference = query_on("prod_ref", digest_sql);
+    assert_non_null(strstr(reference, "|"));
+    free(ci);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(reference);
+    etl_test_server_stop(&server);
+    return 0;
+}
+
+static void test_two_runs_load_everything_once(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_twice");
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "chunked", "--batch-size 64", &run), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 300);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "batches"), 5);
+    etl_run_release(&run);
+    assert_identical("prod_twice", "first run");
+    assert_int_equal(run_in_place(ci, "copy", NULL, &run), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "events"), 0);
+    etl_run_release(&run);
+    assert_identical("prod_twice", "second run");
+    char *runs = query_on("prod_twice", "SELECT status, submissions FROM dwh.etl_runs ORDER BY id");
+    assert_string_equal(runs, "succeeded|300\nsucceeded|0\n");
+    free(runs);
+    free(ci);
+}
+
+static void test_late_commit_is_picked_up_once(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_late");
+    /* A submission created "a year ago" whose transaction commits only after a run. */
+    etl_db *late = etl_test_connect(&server, "prod_late");
+    free(etl_test_query_text(late, "BEGIN"));
+    char *id = etl_test_query_text(
+        late, "INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, "
+              "responses, date_created - interval '1 year' FROM app.submissions "
+              "ORDER BY id LIMIT 1 RETURNING id");
+    id[strcspn(id, "\n")] = '\0';
+    assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
+    assert_identical("prod_late", "run while the late submission was uncommitted");
+    free(etl_test_query_text(late, "COMMIT"));
+    etl_db_close(late);
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "copy", NULL, &run), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 1);
+    etl_run_release(&run);
+    assert_int_equal(run_in_place(ci, "copy", NULL, &run), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 0);
+    etl_run_release(&run);
+    /* Loaded once, with everything else once too. */
+    char sql[1024];
+    char *check = query_on("prod_late", "SELECT count(*) = count(DISTINCT (submission_id, "
+                                        "schema_path)), count(DISTINCT submission_id) FROM "
+                                        "dwh.response_events");
+    assert_string_equal(check, "t|301\n");
+    free(check);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) > 0 FROM dwh.response_events WHERE submission_id = '%s'", id);
+    check = query_on("prod_late", sql);
+    assert_string_equal(check, "t\n");
+    free(check);
+    free(id);
+    free(ci);
+}
+
+static void test_concurrent_runs(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_lock");
+    /* Someone holds the lock: a run exits at once with the lock code. */
+    etl_db *holder = etl_test_connect(&server, "prod_lock");
+    free(etl_test_query_text(holder, LOCK_SQL));
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "copy", NULL, &run), 6);
+    assert_non_null(strstr(run.err.data, "another etl run is in progress"));
+    etl_run_release(&run);
+    const char *quiet[] = {"--db", ci, "-q", "process", "copy", NULL};
+    etl_test_run(&run, quiet);
+    assert_int_equal(run.status, 6);
+    assert_string_equal(run.err.data, ""); /* silent under --quiet */
+    assert_string_equal(run.out.data, "");
+    etl_run_release(&run);
+    etl_db_close(holder);
+    /* Two real runs at once: one works, the other gets the lock code. */
+    const char *slow[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
+    int a = etl_test_spawn(slow);
+    sleep_ms(150);
+    int b = etl_test_spawn(slow);
+    int sa = etl_test_wait(a), sb = etl_test_wait(b);
+    if (!((sa == 0 && sb == 6) || (sa == 6 && sb == 0)))
+        fail_msg("two concurrent runs exited %d and %d; expected 0 and 6", sa, sb);
+    assert_identical("prod_lock", "after two concurrent runs");
+    free(ci);
+}
+
+static void test_bad_submissions_are_rejected_with_reasons(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_bad");
+    exec_on("prod_bad",
+            "INSERT INTO app.forms (id, name, description, schema) VALUES "
+            "('00000000-0000-4000-8000-000000000001', 'Broken form', 'x', '{\"children\": 5}');"
+            "CREATE TEMP TABLE bad (reason text, responses text, form text);"
+            "INSERT INTO bad VALUES"
+            " ('not_object', '[1, 2]', 'Daily check-in'),"
+            " ('not_object', '\"just text\"', 'Daily check-in'),"
+            " ('type_mismatch', '{\"wellbeing\": {\"sleep_hours\": \"eight\"}}', 'Daily check-in'),"
+            " ('type_mismatch', '{\"wellbeing\": {\"pain\": \"yes\"}}', 'Daily check-in'),"
+            " ('type_mismatch', '{\"check_in_date\": \"2026-02-30\"}', 'Daily check-in'),"
+            " ('unstorable_string', '{\"notes\": \"a\\u0000b\"}', 'Daily check-in'),"
+            " ('unstorable_string', '{\"notes\": \"\\udc00\"}', 'Daily check-in'),"
+            " ('unusable_schema', '{\"a\": 1}', 'Broken form'),"
+            " ('too_deep', repeat('{\"a\":', 100) || '1' || repeat('}', 100), 'Daily check-in'),"
+            " ('too_large', '{\"notes\": \"' || repeat('x', 5000) || '\"}', 'Daily check-in');"
+            "INSERT INTO app.submissions (id, form_id, user_id, responses, date_created)"
+            " SELECT md5(b.reason || b.responses)::uuid, f.id,"
+            " (SELECT id FROM app.users ORDER BY id LIMIT 1), b.responses::json, now()"
+            " FROM bad b JOIN app.forms f ON f.name = b.form");
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "copy-4k", NULL, &run), 5);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "rejected"), 10);
+    etl_run_release(&run);
+    /* Each landed in rejects with the reason it was made for, and the good ones loaded. */
+    char *wrong = query_on(
+        "prod_bad", "SELECT count(*) FROM dwh.etl_rejects r JOIN app.submissions s ON "
+                    "s.id = r.submission_id WHERE md5(r.reason || s.responses::text)::uuid <> "
+                    "s.id");
+    assert_string_equal(wrong, "0\n");
+    free(wrong);
+    char *reasons = query_on("prod_bad", "SELECT reason, count(*) FROM dwh.etl_rejects GROUP "
+                                         "BY 1 ORDER BY 1");
+    assert_string_equal(reasons, "not_object|2\ntoo_deep|1\ntoo_large|1\ntype_mismatch|3\n"
+                                 "unstorable_string|2\nunusable_schema|1\n");
+    free(reasons);
+    assert_identical("prod_bad", "good submissions beside bad ones");
+    /* Every submission ends up in events or rejects: none disappears. */
+    char *all = query_on("prod_bad",
+                         "SELECT (SELECT count(*) FROM app.submissions) = (SELECT count(*) FROM "
+                         "dwh.etl_processed), (SELECT count(*) FROM app.submissions s WHERE NOT "
+                         "EXISTS (SELECT 1 FROM dwh.response_events e WHERE e.submission_id = "
+                         "s.id) AND NOT EXISTS (SELECT 1 FROM dwh.etl_rejects r WHERE "
+                         "r.submission_id = s.id) AND s.responses::text NOT LIKE '{}%')");
+    assert_string_equal(all, "t|0\n");
+    free(all);
+    const char *st[] = {"--db", ci, "status", "--json", NULL};
+    etl_test_run(&run, st);
+    assert_int_equal(run.status, 0);
+    assert_non_null(strstr(run.out.data, "\"backlog\":0"));
+    assert_non_null(strstr(run.out.data, "\"type_mismatch\":3"));
+    assert_non_null(strstr(run.out.data, "\"status\":\"rejects\""));
+    etl_run_release(&run);
+    free(ci);
+}
+
+static void test_reject_limit_and_dry_run(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_limit");
+    exec_on("prod_limit", "INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, "
+                          "user_id, '[1]', date_created FROM app.submissions LIMIT 3");
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "copy", "--dry-run", &run), 5);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 303);
+    etl_run_release(&run);
+    char *empty = query_on("prod_limit", "SELECT (SELECT count(*) FROM dwh.response_events), "
+                                         "(SELECT count(*) FROM dwh.etl_processed), (SELECT "
+                                         "count(*) FROM dwh.etl_rejects), (SELECT count(*) FROM "
+                                         "dwh.etl_runs)");
+    assert_string_equal(empty, "0|0|0|0\n");
+    free(empty);
+    assert_int_equal(run_in_place(ci, "copy", "--max-rejects 2", &run), 8);
+    assert_non_null(strstr(run.err.data, "more than 2 submissions rejected"));
+    etl_run_release(&run);
+    char *st = query_on("prod_limit", "SELECT status, (SELECT count(*) FROM "
+                                      "dwh.response_events) FROM dwh.etl_runs");
+    assert_string_equal(st, "too_many_rejects|0\n");
+    free(st);
+    assert_int_equal(run_in_place(ci, "copy", "--max-rejects 3", NULL), 5);
+    assert_identical("prod_limit", "after the reject limit was raised");
+    free(ci);
+}
+
+static void test_sigterm_rolls_back_the_open_batch(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_term");
+    const char *args[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
+    int pid = etl_test_spawn(args);
+    sleep_ms(400);
+    kill(pid, SIGTERM);
+    assert_int_equal(etl_test_wait(pid), 7);
+    char *st = query_on("prod_term", "SELECT status, submissions % 10, submissions < 300, "
+                                     "(SELECT count(*) FROM dwh.etl_processed) = submissions "
+                                     "FROM dwh.etl_runs");
+    assert_string_equal(st, "interrupted|0|t|t\n");
+    free(st);
+    assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
+    assert_identical("prod_term", "rerun after SIGTERM");
+    free(ci);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * For every processor: time a clean run, then 20 runs killed with SIGKILL at
+ * points spread across that time, each followed by a rerun; every outcome
+ * must equal a clean run.
+ */
+static void test_sigkill_anywhere_then_rerun(void **state)
+{
+    (void)state;
+    static const char *const procs[] = {"naive", "naive-joined", "flush-single", "chunked", "copy"};
+    const int trials = 20;
+    for (size_t p = 0; p < 5; p++) {
+        char *ci = fresh_app("prod_kill");
+        const char *args[] = {"--db", ci, "-q", "process", procs[p], "--batch-size", "10", NULL};
+        long long t0 = now_ms();
+        int pid = etl_test_spawn(args);
+        assert_int_equal(etl_test_wait(pid), 0);
+        long long full = now_ms() - t0;
+        assert_identical("prod_kill", procs[p]);
+        free(ci);
+        int killed = 0, partial = 0;
+        for (int i = 0; i < trials; i++) {
+            ci = fresh_app("prod_kill");
+            args[1] = ci;
+            pid = etl_test_spawn(args);
+            sleep_ms((long)(full * (2 * i + 1) / (2 * trials)));
+            kill(pid, SIGKILL);
+            int status = etl_test_wait(pid);
+            killed += status == 128 + SIGKILL;
+            char *done = query_on("prod_kill", "SELECT count(*) FROM dwh.etl_processed");
+            long n = atol(done);
+            free(done);
+            partial += n > 0 && n < 300;
+            etl_run rerun;
+            etl_test_run(&rerun, args);
+            if (rerun.status != 0)
+                fail_msg("%s: rerun after a kill at %lld ms exited %d: %s", procs[p],
+                         full * (2 * i + 1) / (2 * trials), rerun.status, rerun.err.data);
+            etl_run_release(&rerun);
+            assert_identical("prod_kill", procs[p]);
+            char *runs = query_on("prod_kill", "SELECT string_agg(status, ',' ORDER BY id) FROM "
+                                               "dwh.etl_runs");
+            /* Killed after it recorded itself: the rerun must have marked it abandoned. */
+            if (status == 128 + SIGKILL && strchr(runs, ',') &&
+                strncmp(runs, "abandoned,", 10) != 0)
+                fail_msg("%s: the killed run is not marked abandoned: %s", procs[p], runs);
+            free(runs);
+            free(ci);
+        }
+        printf("sigkill %-12s clean run %lld ms; %d of %d trials killed mid-run, %d after "
+               "committing part of the backlog; every rerun identical\n",
+               procs[p], full, killed, trials, partial);
+        assert_true(killed >= trials * 3 / 4);
+        assert_true(partial >= 3);
+    }
+}
+
+static void test_server_restart_mid_run(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_restart");
+    const char *args[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
+    int pid = etl_test_spawn(args);
+    sleep_ms(400);
+    if (server.server) {
+        etl_test_server_restart(&server, SERVER_NAME);
+    } else {
+        /* Not our server to restart: cut the run's connections instead. */
+        exec_on(NULL, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                      "'prod_restart' AND pid <> pg_backend_pid()");
+    }
+    int status = etl_test_wait(pid);
+    if (status != 1 && status != 4)
+        fail_msg("run during a server restart exited %d; expected a clean failure (1 or 4)",
+                 status);
+    assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
+    assert_identical("prod_restart", "rerun after a server restart");
+    free(ci);
+}
+
+static void test_separate_target_database(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_src");
+    exec_on(NULL, "DROP DATABASE IF EXISTS prod_wh WITH (FORCE)");
+    exec_on(NULL, "CREATE DATABASE prod_wh");
+    char *wh = conninfo_for("prod_wh");
+    const char *init[] = {"--db", ci, "init", "--target", wh, NULL};
+    etl_run run;
+    etl_test_run(&run, init);
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+    /* The conninfo has spaces: pass it as one argument. */
+    const char *args[] = {"--db",     ci, "process",      "chunked", "--json",
+                          "--target", wh, "--batch-size", "77",      NULL};
+    etl_test_run(&run, args);
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+    assert_identical("prod_wh", "load into another database");
+    exec_on("prod_src", "INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, "
+                        "responses, date_created - interval '1 day' FROM app.submissions LIMIT 2");
+    etl_test_run(&run, args);
+    assert_int_equal(run.status, 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 2);
+    etl_run_release(&run);
+    char *n =
+        query_on("prod_wh", "SELECT count(DISTINCT submission_id), count(*) = count("
+                            "DISTINCT (submission_id, schema_path)) FROM dwh.response_events");
+    assert_string_equal(n, "302|t\n");
+    free(n);
+    char *src_tables = query_on("prod_src", "SELECT count(*) FROM dwh.etl_runs");
+    assert_string_equal(src_tables, "0\n"); /* bookkeeping went to the target only */
+    free(src_tables);
+    free(wh);
+    free(ci);
+}
+
+static void test_init_and_process_errors(void **state)
+{
+    (void)state;
+    exec_on(NULL, "DROP DATABASE IF EXISTS prod_empty WITH (FORCE)");
+    exec_on(NULL, "CREATE DATABASE prod_empty");
+    char *ci = conninfo_for("prod_empty");
+    const char *init[] = {"--db", ci, "init", NULL};
+    etl_run run;
+    etl_test_run(&run, init);
+    assert_int_equal(run.status, 2);
+    assert_non_null(strstr(run.err.data, "no app.submissions table"));
+    etl_run_release(&run);
+    exec_on("prod_empty", "CREATE SCHEMA app; CREATE TABLE app.submissions (id uuid)");
+    assert_int_equal(run_in_place(ci, "copy", NULL, &run), 2);
+    assert_non_null(strstr(run.err.data, "run `etl init --db CONNINFO`"));
+    etl_run_release(&run);
+    etl_test_run(&run, init);
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+    etl_test_run(&run, init); /* again: idempotent */
+    assert_int_equal(run.status, 0);
+    etl_run_release(&run);
+    assert_int_equal(run_in_place(ci, "copy", "--batch-size 0", &run), 2);
+    assert_non_null(strstr(run.err.data, "--batch-size: '0' is not a whole number"));
+    etl_run_release(&run);
+    free(ci);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_runs_load_everything_once),
+        cmocka_unit_test(test_late_commit_is_picked_up_once),
+        cmocka_unit_test(test_concurrent_runs),
+        cmocka_unit_test(test_bad_submissions_are_rejected_with_reasons),
+        cmocka_unit_test(test_reject_limit_and_dry_run),
+        cmocka_unit_test(test_sigterm_rolls_back_the_open_batch),
+        cmocka_unit_test(test_separate_target_database),
+        cmocka_unit_test(test_init_and_process_errors),
+        cmocka_unit_test(test_server_restart_mid_run),
+        cmocka_unit_test(test_sigkill_anywhere_then_rerun),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
