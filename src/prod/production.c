@@ -10,9 +10,14 @@
  * (A watermark on date_created would miss it; one on transaction ids is
  * fragile across wraparound and freezing.)
  *
- * With --target in another database the ledger cannot be joined against
- * directly; it is streamed into a temporary table on the source connection
- * first (COPY out of the target into COPY into the source, bounded memory).
+ * The extractor never anti-joins against dwh.etl_processed itself: the run
+ * inserts into that table while the cursor reads, and its own new rows,
+ * though invisible to the cursor's snapshot, would still be scanned by every
+ * probe (quadratic on a first run, when the table has no statistics).  So
+ * the ledger is first copied into an analysed temporary table on the source
+ * connection, static for the run: with INSERT ... SELECT when it lives in the
+ * same database, streamed (COPY out of the target into COPY into the source,
+ * bounded memory) when --target is another database.
  */
 #include "etl/production.h"
 #include "etl/db.h"
@@ -29,8 +34,6 @@
 /* pg_try_advisory_lock key: "etl" in ASCII.  One run per target database. */
 #define LOCK_KEY "7628140"
 
-static const char same_db_filter[] =
-    "NOT EXISTS (SELECT 1 FROM dwh.etl_processed p WHERE p.submission_id = s.id)";
 static const char temp_filter[] = "NOT EXISTS (SELECT 1 FROM pg_temp.etl_done d WHERE d.id = s.id)";
 
 typedef struct prod {
@@ -150,27 +153,32 @@ static int sink_to_source(void *ctx, const char *data, size_t len, etl_error *er
     return etl_db_copy_put(ctx, data, len, err);
 }
 
-/* Cross-database: the target's ledger, streamed into a temp table beside the submissions. */
-static int copy_ledger(prod *p, etl_error *err)
+/* The ledger as it is now, in a temp table beside the submissions (see the top). */
+static int copy_ledger(prod *p, bool cross, etl_error *err)
 {
     int rc = etl_db_exec(p->src,
                          "CREATE TEMP TABLE IF NOT EXISTS etl_done (id uuid PRIMARY KEY); "
                          "TRUNCATE etl_done",
                          err);
-    if (rc == ETL_OK)
+    if (rc == ETL_OK && !cross)
+        rc = etl_db_exec(p->src,
+                         "INSERT INTO pg_temp.etl_done SELECT submission_id FROM dwh.etl_processed",
+                         err);
+    if (rc == ETL_OK && cross) {
         rc = etl_db_copy_begin(p->src, "COPY pg_temp.etl_done FROM STDIN", err);
-    if (rc != ETL_OK)
-        return etl_error_wrap(err, "cannot prepare the list of processed submissions");
-    rc = etl_db_copy_out(p->ctl, "COPY dwh.etl_processed (submission_id) TO STDOUT", sink_to_source,
-                         p->src, err);
-    etl_error ignored;
-    int end = etl_db_copy_end(p->src, rc == ETL_OK ? NULL : "ledger copy failed",
-                              rc == ETL_OK ? err : &ignored);
-    if (rc == ETL_OK)
-        rc = end;
+        if (rc == ETL_OK) {
+            rc = etl_db_copy_out(p->ctl, "COPY dwh.etl_processed (submission_id) TO STDOUT",
+                                 sink_to_source, p->src, err);
+            etl_error ignored;
+            int end = etl_db_copy_end(p->src, rc == ETL_OK ? NULL : "ledger copy failed",
+                                      rc == ETL_OK ? err : &ignored);
+            if (rc == ETL_OK)
+                rc = end;
+        }
+    }
     if (rc == ETL_OK)
         rc = etl_db_exec(p->src, "ANALYZE pg_temp.etl_done", err);
-    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot copy the list of processed submissions");
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot list the processed submissions");
 }
 
 static int count_backlog(etl_db *src, const char *filter, size_t *out, etl_error *err)
@@ -250,7 +258,7 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     memset(&p, 0, sizeof(p));
     p.cfg = cfg;
     const char *target = cfg->target ? cfg->target : cfg->source;
-    const char *filter = cfg->target ? temp_filter : same_db_filter;
+    const char *filter = temp_filter;
     int rc = open_db(&p.ctl, target, cfg, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(p.ctl, err);
@@ -260,8 +268,8 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
         rc = start_run(&p, err);
     if (rc == ETL_OK && (rc = open_db(&p.src, cfg->source, cfg, err)) == ETL_OK)
         rc = open_db(&p.tgt, target, cfg, err);
-    if (rc == ETL_OK && cfg->target)
-        rc = copy_ledger(&p, err);
+    if (rc == ETL_OK)
+        rc = copy_ledger(&p, cfg->target != NULL, err);
     if (rc == ETL_OK)
         rc = count_backlog(p.src, filter, &p.backlog, err);
     if (rc == ETL_OK) {
@@ -325,10 +333,10 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
         rc = ensure_initialised(p.ctl, err);
     if (rc == ETL_OK)
         rc = open_db(&p.src, source, &cfg, err);
-    if (rc == ETL_OK && target)
-        rc = copy_ledger(&p, err);
     if (rc == ETL_OK)
-        rc = count_backlog(p.src, target ? temp_filter : same_db_filter, &p.backlog, err);
+        rc = copy_ledger(&p, target != NULL, err);
+    if (rc == ETL_OK)
+        rc = count_backlog(p.src, temp_filter, &p.backlog, err);
     if (rc == ETL_OK)
         rc = etl_db_query(p.ctl,
                           "SELECT id, processor, to_char(started, 'YYYY-MM-DD HH24:MI:SS'), "
