@@ -148,7 +148,15 @@ static int group_setup(void **state)
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(shipped, f);
-    fputs("  copy-4k:\n    extractor: chunked\n    loader: copy\n    max_bytes: 4096\n", f);
+    /* Every shipped processor again, with a max_bytes small enough to test too_large. */
+    static const char *const small[][3] = {{"naive", "naive", "naive"},
+                                           {"naive-joined", "joined", "naive"},
+                                           {"flush-single", "chunked", "flush-single"},
+                                           {"chunked", "chunked", "chunked"},
+                                           {"copy", "chunked", "copy"}};
+    for (size_t i = 0; i < 5; i++)
+        fprintf(f, "  %s-4k:\n    extractor: %s\n    loader: %s\n    max_bytes: 4096\n",
+                small[i][0], small[i][1], small[i][2]);
     fclose(f);
     free(shipped);
 
@@ -282,9 +290,8 @@ static void test_concurrent_runs(void **state)
     free(ci);
 }
 
-static void test_bad_submissions_are_rejected_with_reasons(void **state)
+static void bad_submissions(const char *processor)
 {
-    (void)state;
     char *ci = fresh_app("prod_bad");
     exec_on("prod_bad",
             "INSERT INTO app.forms (id, name, description, schema) VALUES "
@@ -306,7 +313,9 @@ static void test_bad_submissions_are_rejected_with_reasons(void **state)
             " (SELECT id FROM app.users ORDER BY id LIMIT 1), b.responses::json, now()"
             " FROM bad b JOIN app.forms f ON f.name = b.form");
     etl_run run;
-    assert_int_equal(run_in_place(ci, "copy-4k", NULL, &run), 5);
+    char name[64];
+    snprintf(name, sizeof(name), "%s-4k", processor);
+    assert_int_equal(run_in_place(ci, name, "--batch-size 50", &run), 5);
     assert_int_equal((long)etl_test_json_number(run.out.data, "rejected"), 10);
     etl_run_release(&run);
     /* Each landed in rejects with the reason it was made for, and the good ones loaded. */
@@ -321,7 +330,7 @@ static void test_bad_submissions_are_rejected_with_reasons(void **state)
     assert_string_equal(reasons, "not_object|2\ntoo_deep|1\ntoo_large|1\ntype_mismatch|3\n"
                                  "unstorable_string|2\nunusable_schema|1\n");
     free(reasons);
-    assert_identical("prod_bad", "good submissions beside bad ones");
+    assert_identical("prod_bad", processor);
     /* Every submission ends up in events or rejects: none disappears. */
     char *all = query_on("prod_bad",
                          "SELECT (SELECT count(*) FROM app.submissions) = (SELECT count(*) FROM "
@@ -339,6 +348,14 @@ static void test_bad_submissions_are_rejected_with_reasons(void **state)
     assert_non_null(strstr(run.out.data, "\"status\":\"rejects\""));
     etl_run_release(&run);
     free(ci);
+}
+
+static void test_bad_submissions_are_rejected_with_reasons(void **state)
+{
+    (void)state;
+    static const char *const procs[] = {"naive", "naive-joined", "flush-single", "chunked", "copy"};
+    for (size_t i = 0; i < 5; i++)
+        bad_submissions(procs[i]);
 }
 
 static void test_reject_limit_and_dry_run(void **state)
