@@ -96,6 +96,7 @@ int etl_format_number(const char *raw, size_t len, etl_buf *out);
 
 typedef struct etl_question {
     etl_answer_type type;
+    bool group;      /* the node also has children: an object answer is walked, not refused */
     const char *tag; /* NULL when the question has none; owned by the map */
 } etl_question;
 
@@ -122,7 +123,8 @@ size_t etl_pathmap_count(const etl_pathmap *m);
  * Arrays and paths that are not questions are skipped.  An answer whose JSON
  * type contradicts the question (number: a number; boolean: true or false;
  * date: a "YYYY-MM-DD" string; text: any scalar) is an ETL_ERR_INPUT with
- * reason type_mismatch.  On ETL_ERR_INPUT the
+ * reason type_mismatch, and so is an array or object where a question
+ * (that is no group) expects a scalar.  On ETL_ERR_INPUT the
  * events appended so far are still in out: the caller truncates.
  * `path` is scratch space reused between calls.
  */

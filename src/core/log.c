@@ -13,6 +13,8 @@
 
 #include "banned.h"
 
+static void vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void vlog(const char *fmt, va_list ap)
 {
     char line[4096];

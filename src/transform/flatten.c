@@ -189,11 +189,6 @@ static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question
     return ETL_OK;
 }
 
-static int is_scalar(const etl_json_tok *t)
-{
-    return t->type != ETL_JSON_OBJECT && t->type != ETL_JSON_ARRAY;
-}
-
 /* Emit the scalar members of object f->obj. */
 static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
                         const frame *f, etl_event_batch *out, etl_buf *path, etl_error *err)
@@ -204,14 +199,16 @@ static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_s
         const etl_json_tok *key = &d->toks[k];
         const etl_json_tok *val = &d->toks[k + 1];
         k = val->next;
-        if (!is_scalar(val) || val->type == ETL_JSON_NULL)
-            continue; /* null: an unanswered question */
+        if (val->type == ETL_JSON_NULL || val->type == ETL_JSON_OBJECT)
+            continue; /* null: unanswered; objects: walked after the scalars */
         int usable, rc;
         if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
             return rc;
         if (!usable)
             continue;
         const etl_question *q = etl_pathmap_find(m, path->data, path->len);
+        if (q && val->type == ETL_JSON_ARRAY)
+            return mismatch(err, path, q->type, "an array");
         if (q && (rc = emit(d, val, q, sub, path, out, err)) != ETL_OK)
             return rc;
     }
@@ -260,6 +257,11 @@ int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_subm
             goto out;
         if (!usable)
             continue;
+        const etl_question *q = etl_pathmap_find(m, path->data, path->len);
+        if (q && !q->group) {
+            rc = mismatch(err, path, q->type, "an object");
+            goto out;
+        }
         if (depth == cap) {
             frame *p = realloc(stack, cap * 2 * sizeof(*stack));
             if (!p) {

@@ -82,7 +82,7 @@ size_t etl_pathmap_count(const etl_pathmap *m)
 }
 
 static int add_question(etl_pathmap *m, const char *path, size_t len, etl_answer_type type,
-                        const char *tag, etl_error *err)
+                        bool group, const char *tag, etl_error *err)
 {
     if (etl_pathmap_find(m, path, len))
         return etl_error_set(err, ETL_ERR_INPUT, "duplicate question path '%s'", path);
@@ -110,6 +110,7 @@ static int add_question(etl_pathmap *m, const char *path, size_t len, etl_answer
     m->slots[j].path_len = len;
     m->slots[j].hash = h;
     m->slots[j].q.type = type;
+    m->slots[j].q.group = group;
     m->slots[j].q.tag = owned;
     m->count++;
     return ETL_OK;
@@ -158,8 +159,10 @@ static int visit_children(etl_pathmap *m, const cJSON *node, etl_buf *path, etl_
             if (tag && !cJSON_IsNull(tag) && !cJSON_IsString(tag))
                 return etl_error_set(err, ETL_ERR_INPUT, "tag of question '%s' is not a string",
                                      path->data);
-            int rc = add_question(m, path->data, path->len, type,
-                                  cJSON_IsString(tag) ? tag->valuestring : NULL, err);
+            int rc =
+                add_question(m, path->data, path->len, type,
+                             cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(child, "children")),
+                             cJSON_IsString(tag) ? tag->valuestring : NULL, err);
             if (rc != ETL_OK)
                 return rc;
         }

@@ -201,13 +201,14 @@ static void test_walk_skip_rules(void **state)
     etl_buf out = ETL_BUF_INIT;
     etl_error err;
     const char *json =
-        "{\"root\": {\"falls\": null, \"seen\": [\"2026-01-01\"],"
+        "{\"root\": {\"falls\": null, \"photos\": [\"2026-01-01\"],"
         " \"internet_access\": {\"tablet\": true, \"extra\": 1, \"deeper\": {\"x\": 1}},"
-        " \"unknown\": \"x\"}, \"root.falls\": 3, \"note\": {\"nested\": \"no\"},"
+        " \"unknown\": \"x\"}, \"root.falls\": 3, \"memo\": {\"nested\": \"no\"},"
         " \"_client\": {\"app\": \"android\"}}";
     assert_int_equal(walk(f, json, &out, &err), ETL_OK);
-    /* null: unanswered; array: no scalar; "root.falls" as one key at the top is a
-     * dotted path that happens to match: the walk joins keys with dots, so it counts. */
+    /* null: unanswered; arrays and objects under no question: skipped; "root.falls" as one key at
+     * the top is a dotted path that happens to match: the walk joins keys with dots, so it counts.
+     */
     assert_string_equal(out.data, "root.falls=3:number:risk\n"
                                   "root.internet_access.tablet=true:boolean:-\n");
     etl_buf_release(&out);
