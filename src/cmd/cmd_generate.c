@@ -58,7 +58,7 @@ int cmd_generate(int argc, char **argv, etl_cli *cli)
         rc = cli_create_db(&session, tpl, NULL, name, &err);
     if (rc == ETL_OK)
         rc = etl_db_open(&db, session.conninfo, tpl, &cli->log, &err);
-    etl_gen_stats st;
+    etl_gen_stats st = {0, 0, 0, 0};
     if (rc == ETL_OK) {
         etl_log_verbose(&cli->log, "generating scenario %s (seed %llu) into %s", name, seed, tpl);
         rc = etl_generate(db, sc, config->dir, seed, &st, &err);

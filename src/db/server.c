@@ -297,6 +297,20 @@ static int make_dir(etl_server *s, const char *data_dir, etl_error *err)
     char real[PATH_MAX];
     if (!realpath(data_dir, real))
         return etl_error_set(err, ETL_ERR_IO, "data directory %s: %s", data_dir, strerror(errno));
+    /*
+     * It must be ours and closed to others: a directory someone else made
+     * (say, a guessed /var/tmp/etl-... planted before root's first run) would
+     * let them swap the cluster or the lock under us.
+     */
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+        return etl_error_set(err, ETL_ERR_IO, "data directory %s is not a directory", real);
+    if (st.st_uid != geteuid() || (st.st_mode & 022))
+        return etl_error_set(
+            err, ETL_ERR_USAGE,
+            "data directory %s is %s; etl only uses a directory it owns that "
+            "others cannot write: remove it or choose another --data-dir",
+            real, st.st_uid != geteuid() ? "owned by another user" : "writable by group or others");
     s->dir = strdup(real);
     s->pgdata = join(real, "pgdata");
     if (!s->dir || !s->pgdata)
@@ -517,8 +531,8 @@ void etl_server_stop(etl_server *s)
 void etl_server_default_dir(char *out, size_t cap, const etl_log *log)
 {
     snprintf(out, cap, ".etl-data");
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
     char account[64], cwd[PATH_MAX];
     etl_error ignored;
     if (geteuid() != 0 || !getcwd(cwd, sizeof(cwd)) ||

@@ -288,6 +288,9 @@ static int copy_forms(gen *g)
                                g->err);
     if (rc != ETL_OK)
         return rc;
+    if (sc->forms > 0 && g->ntmpls == 0) /* the config parser requires schemas; say so anyway */
+        return etl_error_set(g->err, ETL_ERR_CONFIG, "scenario %s has forms but no schemas",
+                             sc->name);
     g->forms = calloc(sc->forms ? sc->forms : 1, sizeof(*g->forms));
     if (!g->forms)
         return fail_nomem(g);

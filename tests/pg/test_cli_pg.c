@@ -340,6 +340,18 @@ static void test_embedded_default_dir_reachable_by_the_server(void **state)
     etl_run_release(&run);
 }
 
+static void test_embedded_refuses_a_directory_others_can_write(void **state)
+{
+    (void)state;
+    char dir[4096];
+    etl_test_server_dir("world-writable", dir, sizeof(dir));
+    mkdir(dir, 0777);
+    chmod(dir, 0777);
+    const char *a[] = {"--data-dir", dir, "generate", "basic", NULL};
+    expect(a, 2, "writable by group or others");
+    rmdir(dir);
+}
+
 static void test_embedded_clean(void **state)
 {
     (void)state;
@@ -367,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_embedded_generate_process_psql),
         cmocka_unit_test(test_embedded_concurrent_commands_wait_their_turn),
         cmocka_unit_test(test_embedded_default_dir_reachable_by_the_server),
+        cmocka_unit_test(test_embedded_refuses_a_directory_others_can_write),
         cmocka_unit_test(test_embedded_clean),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -182,11 +182,13 @@ static void test_config_shipped_scenarios(void **state)
                 {"huge", 3, 4000, 240000}};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         const etl_scenario_cfg *s = etl_config_scenario(c, want[i].name);
-        if (!s)
+        if (!s) {
             fail_msg("scenario %s is missing", want[i].name);
-        assert_int_equal(s->forms, want[i].forms);
-        assert_int_equal(s->users, want[i].users);
-        assert_int_equal(s->submissions, want[i].submissions);
+        } else {
+            assert_int_equal(s->forms, want[i].forms);
+            assert_int_equal(s->users, want[i].users);
+            assert_int_equal(s->submissions, want[i].submissions);
+        }
     }
     static const char *const procs[][3] = {{"naive", "naive", "naive"},
                                            {"naive-joined", "joined", "naive"},
@@ -195,10 +197,12 @@ static void test_config_shipped_scenarios(void **state)
                                            {"copy", "chunked", "copy"}};
     for (size_t i = 0; i < 5; i++) {
         const etl_processor_cfg *p = etl_config_processor(c, procs[i][0]);
-        if (!p)
+        if (!p) {
             fail_msg("processor %s is missing", procs[i][0]);
-        assert_string_equal(p->extractor, procs[i][1]);
-        assert_string_equal(p->loader, procs[i][2]);
+        } else {
+            assert_string_equal(p->extractor, procs[i][1]);
+            assert_string_equal(p->loader, procs[i][2]);
+        }
     }
     assert_int_equal(etl_config_processor(c, "chunked")->extract_batch, 500);
     assert_int_equal(etl_config_processor(c, "chunked")->load_batch, 500);
