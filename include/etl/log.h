@@ -7,6 +7,7 @@
 #define ETL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct etl_log {
     int verbosity;  /* -1 quiet, 0 normal, 1 and up -v */
@@ -25,6 +26,9 @@ void etl_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Resident set size now and at its peak, in KiB (0 if unknown). */
 long etl_mem_current_kib(void);
 long etl_mem_peak_kib(void);
+
+/* Now as timestamptz text in UTC with microseconds ("2026-01-01 00:00:00.000000+00"). */
+void etl_utc_now(char *out, size_t cap);
 
 /* Monotonic clock in microseconds. */
 long long etl_now_us(void);

@@ -52,18 +52,6 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-/* now() as timestamptz text, microseconds, UTC: one value stamped on every event of a run. */
-static void utc_now(char *out, size_t cap)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%06d+00", base, (int)(ts.tv_nsec / 1000) % 1000000);
-}
-
 static void json_string(const char *s)
 {
     putchar('"');
@@ -267,7 +255,7 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         rc = etl_db_open(&target, session.conninfo, run, &cli->log, &err);
     if (rc == ETL_OK) {
         char processed_on[64];
-        utc_now(processed_on, sizeof(processed_on));
+        etl_utc_now(processed_on, sizeof(processed_on));
         etl_log_verbose(&cli->log, "running processor %s on %s", p->name, run);
         etl_pipeline_cfg pcfg = {
             .proc = p, .processed_on = processed_on, .max_rejects = SIZE_MAX, .log = &cli->log};

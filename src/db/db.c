@@ -258,6 +258,18 @@ int etl_db_exec_prepared(etl_db *db, const char *name, int nparams, const char *
     return rc;
 }
 
+/* Collect every pending result after a COPY; the first failure wins over rc == ETL_OK. */
+static int drain_results(etl_db *db, int rc, etl_error *err)
+{
+    PGresult *res;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (rc == ETL_OK && (rc = check(db, res, PGRES_COMMAND_OK, err)) != ETL_OK)
+            continue; /* check() cleared it */
+        PQclear(res);
+    }
+    return rc;
+}
+
 int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
 {
     long long t0 = etl_now_us();
@@ -291,17 +303,7 @@ int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err)
         set_from_text(err, ETL_ERR_DB, "COPY could not be ended", PQerrorMessage(db->conn));
         return ETL_ERR_DB;
     }
-    PGresult *res;
-    int rc = ETL_OK;
-    while ((res = PQgetResult(db->conn)) != NULL) {
-        if (rc == ETL_OK) {
-            rc = check(db, res, PGRES_COMMAND_OK, err);
-            if (rc == ETL_OK)
-                PQclear(res);
-        } else {
-            PQclear(res);
-        }
-    }
+    int rc = drain_results(db, ETL_OK, err);
     log_sql(db, abort_reason ? "COPY aborted" : "COPY end", t0, 0);
     if (abort_reason && rc != ETL_OK)
         return ETL_OK; /* the error is the abort we asked for */
@@ -331,16 +333,7 @@ int etl_db_copy_out(etl_db *db, const char *sql,
         rc = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
         err->code = rc;
     }
-    while ((res = PQgetResult(db->conn)) != NULL) {
-        if (rc == ETL_OK) {
-            rc = check(db, res, PGRES_COMMAND_OK, err);
-            if (rc == ETL_OK)
-                PQclear(res);
-        } else {
-            PQclear(res);
-        }
-    }
-    return rc;
+    return drain_results(db, rc, err);
 }
 
 int etl_db_set_timeouts(etl_db *db, long statement_ms, long lock_ms, etl_error *err)

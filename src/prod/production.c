@@ -240,17 +240,6 @@ static void progress(void *ctx, const etl_run_stats *s)
     p->progress_shown = 1;
 }
 
-static void utc_now(char *out, size_t cap)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%06d+00", base, (int)(ts.tv_nsec / 1000) % 1000000);
-}
-
 int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
 {
     memset(out, 0, sizeof(*out));
@@ -274,7 +263,7 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
         rc = count_backlog(p.src, filter, &p.backlog, err);
     if (rc == ETL_OK) {
         char processed_on[64];
-        utc_now(processed_on, sizeof(processed_on));
+        etl_utc_now(processed_on, sizeof(processed_on));
         etl_pipeline_cfg pcfg = {.proc = cfg->proc,
                                  .processed_on = processed_on,
                                  .source_filter = filter,

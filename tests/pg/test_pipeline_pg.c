@@ -196,28 +196,17 @@ static void test_fixtures_load_as_written(void **state)
 static void test_odd_sizes_agree(void **state)
 {
     (void)state;
-    char dir[4096], path[4200], target[4200];
-    snprintf(dir, sizeof(dir), "%s/odd-processors", ETL_TEST_WORKDIR);
-    mkdir(dir, 0755);
-    static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, shared[i]);
-        snprintf(target, sizeof(target), "%s/%s", ETL_TEST_SCENARIOS, shared[i]);
-        unlink(path);
-        assert_int_equal(symlink(target, path), 0);
-    }
-    snprintf(path, sizeof(path), "%s/processors.yaml", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("processors:\n"
-          "  one-by-one: {extractor: chunked, loader: chunked, extract_batch: 1, load_batch: 1,"
-          " form_cache: 1}\n"
-          "  odd: {extractor: chunked, loader: chunked, extract_batch: 7, load_batch: 13}\n"
-          "  widest: {extractor: joined, loader: chunked, extract_batch: 1000, load_batch: 5957}\n"
-          "  copy-small: {extractor: chunked, loader: copy, extract_batch: 3, form_cache: 1}\n"
-          "  naive-tiny: {extractor: naive, loader: chunked, extract_batch: 2, load_batch: 2}\n",
-          f);
-    fclose(f);
+    char dir[4096];
+    etl_test_scenarios_dir(
+        "odd-processors",
+        "processors:\n"
+        "  one-by-one: {extractor: chunked, loader: chunked, extract_batch: 1, load_batch: 1,"
+        " form_cache: 1}\n"
+        "  odd: {extractor: chunked, loader: chunked, extract_batch: 7, load_batch: 13}\n"
+        "  widest: {extractor: joined, loader: chunked, extract_batch: 1000, load_batch: 5957}\n"
+        "  copy-small: {extractor: chunked, loader: copy, extract_batch: 3, form_cache: 1}\n"
+        "  naive-tiny: {extractor: naive, loader: chunked, extract_batch: 2, load_batch: 2}\n",
+        dir, sizeof(dir));
     long want_events = 0;
     char *want = process_and_dump("medium", "copy", &want_events);
     static const char *const odd[] = {"one-by-one", "odd", "widest", "copy-small", "naive-tiny"};

@@ -132,32 +132,20 @@ static int group_setup(void **state)
         fail_msg("generate medium: %s", run.err.data);
     etl_run_release(&run);
 
-    /* The shipped scenarios, plus a processor with a tiny max_bytes. */
-    snprintf(scenarios, sizeof(scenarios), "%s/prod-scenarios", ETL_TEST_WORKDIR);
-    mkdir(scenarios, 0755);
-    char path[4200], target[4200];
-    static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s/%s", scenarios, shared[i]);
-        snprintf(target, sizeof(target), "%s/%s", ETL_TEST_SCENARIOS, shared[i]);
-        unlink(path);
-        assert_int_equal(symlink(target, path), 0);
-    }
-    snprintf(path, sizeof(path), "%s/processors.yaml", scenarios);
+    /* The shipped processors, and each again with a max_bytes small enough for too_large. */
     char *shipped = etl_test_read(ETL_TEST_SCENARIOS "/processors.yaml");
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(shipped, f);
-    /* Every shipped processor again, with a max_bytes small enough to test too_large. */
+    etl_buf yaml = ETL_BUF_INIT;
+    etl_buf_puts(&yaml, shipped);
     static const char *const small[][3] = {{"naive", "naive", "naive"},
                                            {"naive-joined", "joined", "naive"},
                                            {"flush-single", "chunked", "flush-single"},
                                            {"chunked", "chunked", "chunked"},
                                            {"copy", "chunked", "copy"}};
     for (size_t i = 0; i < 5; i++)
-        fprintf(f, "  %s-4k:\n    extractor: %s\n    loader: %s\n    max_bytes: 4096\n",
-                small[i][0], small[i][1], small[i][2]);
-    fclose(f);
+        etl_buf_printf(&yaml, "  %s-4k:\n    extractor: %s\n    loader: %s\n    max_bytes: 4096\n",
+                       small[i][0], small[i][1], small[i][2]);
+    etl_test_scenarios_dir("prod-scenarios", yaml.data, scenarios, sizeof(scenarios));
+    etl_buf_release(&yaml);
     free(shipped);
 
     char *ci = fresh_app("prod_ref");

@@ -41,14 +41,9 @@ static int temp_fd(void)
     return fd;
 }
 
-void etl_test_run(etl_run *run, const char *const *args)
+/* argv for execv: the etl binary, then args; free() the array (not the strings). */
+static char **etl_argv(const char *const *args)
 {
-    etl_test_run_in(run, NULL, args);
-}
-
-void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
-{
-    memset(run, 0, sizeof(*run));
     size_t n = 0;
     while (args[n])
         n++;
@@ -57,6 +52,38 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
     argv[0] = (char *)(uintptr_t)ETL_BINARY;
     for (size_t i = 0; i < n; i++)
         argv[i + 1] = (char *)(uintptr_t)args[i];
+    return argv;
+}
+
+/* A scenarios directory of the test's own: the shipped files, and processors.yaml given. */
+void etl_test_scenarios_dir(const char *name, const char *processors, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", ETL_TEST_WORKDIR, name);
+    mkdir(out, 0755);
+    char path[4200], target[4200];
+    static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", out, shared[i]);
+        snprintf(target, sizeof(target), "%s/%s", ETL_TEST_SCENARIOS, shared[i]);
+        unlink(path);
+        assert_int_equal(symlink(target, path), 0);
+    }
+    snprintf(path, sizeof(path), "%s/processors.yaml", out);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(processors, f);
+    fclose(f);
+}
+
+void etl_test_run(etl_run *run, const char *const *args)
+{
+    etl_test_run_in(run, NULL, args);
+}
+
+void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
+{
+    memset(run, 0, sizeof(*run));
+    char **argv = etl_argv(args);
     int out = temp_fd(), err = temp_fd();
     fflush(NULL);
     pid_t pid = fork();
@@ -83,14 +110,7 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
 
 int etl_test_spawn(const char *const *args)
 {
-    size_t n = 0;
-    while (args[n])
-        n++;
-    char **argv = calloc(n + 2, sizeof(*argv));
-    assert_non_null(argv);
-    argv[0] = (char *)(uintptr_t)ETL_BINARY;
-    for (size_t i = 0; i < n; i++)
-        argv[i + 1] = (char *)(uintptr_t)args[i];
+    char **argv = etl_argv(args);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);

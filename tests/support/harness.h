@@ -33,6 +33,13 @@ int etl_test_spawn(const char *const *args);
 /* Wait for a spawned etl; its exit status, or 128 + signal if a signal ended it. */
 int etl_test_wait(int pid);
 
+/*
+ * Make ETL_TEST_WORKDIR/name a scenarios directory: links to the shipped
+ * scenarios.yaml, forms and fixtures, and a processors.yaml holding
+ * `processors` (YAML text).  Its path goes to out.
+ */
+void etl_test_scenarios_dir(const char *name, const char *processors, char *out, size_t cap);
+
 /* A server for the pg tests: $ETL_TEST_PGURI, or an embedded one in ETL_TEST_WORKDIR/name. */
 typedef struct etl_test_server {
     etl_server *server;
