@@ -70,10 +70,10 @@ void etl_json_doc_init(etl_json_doc *d, size_t max_depth);
 void etl_json_doc_release(etl_json_doc *d);
 
 /*
- * Tokenize text[0..len).  ETL_OK, ETL_ERR_INPUT (err says what was expected
+ * Tokenize s[0..len).  ETL_OK, ETL_ERR_INPUT (err says what was expected
  * and at which byte offset) or ETL_ERR_NOMEM.  The doc borrows text.
  */
-int etl_json_tokenize(etl_json_doc *d, const char *text, size_t len, etl_error *err);
+int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err);
 
 const char *etl_json_type_name(etl_json_type t);
 

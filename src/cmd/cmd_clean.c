@@ -25,7 +25,8 @@ static int drop_ours(etl_session *s, const char *only, const etl_log *log, etl_e
 {
     etl_result *r = NULL;
     int rc = cli_our_databases(s, &r, err);
-    char tpl[256] = "", run[256] = "";
+    char tpl[256] = "";
+    char run[256] = "";
     if (only) {
         cli_template_db(only, tpl, sizeof(tpl));
         cli_run_db(only, run, sizeof(run));

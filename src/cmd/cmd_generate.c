@@ -30,7 +30,7 @@ int cmd_generate(int argc, char **argv, etl_cli *cli)
     if (argc - optind != 1)
         return cli_usage("generate", "generate: expected one SCENARIO, got %d arguments",
                          argc - optind);
-    const char *name = argv[optind];
+    const char *scenario = argv[optind];
 
     etl_error err;
     etl_error_clear(&err);
@@ -40,30 +40,32 @@ int cmd_generate(int argc, char **argv, etl_cli *cli)
     etl_db *db = NULL;
     int rc = cli_load_config(cli, &config, &err);
     if (rc == ETL_OK)
-        rc = cli_find_scenario(config, name, &sc, &err);
+        rc = cli_find_scenario(config, scenario, &sc, &err);
     unsigned long long seed = sc ? sc->seed : 42;
     if (rc == ETL_OK && seed_arg && etl_parse_ull(seed_arg, 0, ~0ULL, &seed) != 0) {
         etl_config_free(config);
         return cli_usage("generate", "--seed: '%s' is not a whole number from 0 to %llu", seed_arg,
                          ~0ULL);
     }
-    char tpl[256], run[256];
+    char tpl[256];
+    char run[256];
     if (rc == ETL_OK) {
-        cli_template_db(name, tpl, sizeof(tpl));
-        cli_run_db(name, run, sizeof(run));
+        cli_template_db(scenario, tpl, sizeof(tpl));
+        cli_run_db(scenario, run, sizeof(run));
         rc = cli_session_open(cli, &session, &err);
     }
     if (rc == ETL_OK && (rc = cli_drop_db(&session, run, &err)) == ETL_OK &&
         (rc = cli_drop_db(&session, tpl, &err)) == ETL_OK)
-        rc = cli_create_db(&session, tpl, NULL, name, &err);
+        rc = cli_create_db(&session, tpl, NULL, scenario, &err);
     if (rc == ETL_OK)
         rc = etl_db_open(&db, session.conninfo, tpl, &cli->log, &err);
     etl_gen_stats st = {0, 0, 0, 0};
     if (rc == ETL_OK) {
-        etl_log_verbose(&cli->log, "generating scenario %s (seed %llu) into %s", name, seed, tpl);
+        etl_log_verbose(&cli->log, "generating scenario %s (seed %llu) into %s", scenario, seed,
+                        tpl);
         rc = etl_generate(db, sc, config->dir, seed, &st, &err);
         if (rc != ETL_OK) {
-            etl_error_wrap(&err, "generate %s", name);
+            etl_error_wrap(&err, "generate %s", scenario);
             /* Leave no half-built template behind for `process` to clone. */
             etl_db_close(db);
             db = NULL;
@@ -74,7 +76,8 @@ int cmd_generate(int argc, char **argv, etl_cli *cli)
     if (rc == ETL_OK && cli->log.verbosity >= 0)
         printf("generated %s (seed %llu): %zu forms, %zu users, %zu submissions in %.2f s "
                "-> database %s\n",
-               name, seed, st.forms, st.users, st.submissions, (double)st.elapsed_us / 1e6, tpl);
+               scenario, seed, st.forms, st.users, st.submissions, (double)st.elapsed_us / 1e6,
+               tpl);
     etl_db_close(db);
     cli_session_close(&session);
     etl_config_free(config);

@@ -115,7 +115,10 @@ typedef struct inplace_opts {
 
 static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
 {
-    unsigned long long batch = ETL_DEFAULT_BATCH, max_rejects = ~0ULL, st_ms = 0, lock_ms = 0;
+    unsigned long long batch = ETL_DEFAULT_BATCH;
+    unsigned long long max_rejects = ~0ULL;
+    unsigned long long st_ms = 0;
+    unsigned long long lock_ms = 0;
     if (number_option("batch-size", o->batch, 100000000ULL, &batch) != ETL_OK ||
         number_option("max-rejects", o->max_rejects, ~0ULL - 1, &max_rejects) != ETL_OK ||
         number_option("statement-timeout", o->statement_timeout, 86400000ULL, &st_ms) != ETL_OK ||
@@ -220,7 +223,8 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         return cli_usage("process", "process: --target, --batch-size, --max-rejects, --dry-run "
                                     "and the timeouts are for in-place runs (--db CONNINFO "
                                     "PROCESSOR), not scenarios");
-    const char *scenario = argv[optind], *processor = argv[optind + 1];
+    const char *scenario = argv[optind];
+    const char *processor = argv[optind + 1];
 
     etl_error err;
     etl_error_clear(&err);
@@ -228,10 +232,12 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
     const etl_scenario_cfg *sc = NULL;
     const etl_processor_cfg *p = NULL;
     etl_session session = {0};
-    etl_db *source = NULL, *target = NULL;
+    etl_db *source = NULL;
+    etl_db *target = NULL;
     etl_run_stats st;
     memset(&st, 0, sizeof(st));
-    char tpl[256], run[256];
+    char tpl[256];
+    char run[256];
     cli_template_db(scenario, tpl, sizeof(tpl));
     cli_run_db(scenario, run, sizeof(run));
 

@@ -36,7 +36,9 @@ static int run_psql(char *conninfo, const char *password, int nargs, char **args
     for (int i = 0; i < nargs; i++)
         argv[2 + i] = args[i];
     /* psql handles Ctrl-C itself (cancels the query); etl must not die of it meanwhile. */
-    struct sigaction ign = {0}, old_int, old_quit;
+    struct sigaction ign = {0};
+    struct sigaction old_int;
+    struct sigaction old_quit;
     ign.sa_handler = SIG_IGN;
     sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGQUIT, &ign, &old_quit);

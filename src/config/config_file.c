@@ -42,7 +42,8 @@ int etl_read_file(const char *path, char **out, size_t *len, etl_error *err)
 
 void etl_text_position(const char *text, size_t at, size_t *line, size_t *col)
 {
-    size_t l = 1, c = 1;
+    size_t l = 1;
+    size_t c = 1;
     for (size_t i = 0; i < at && text[i]; i++) {
         if (text[i] == '\n') {
             l++;

@@ -41,6 +41,8 @@ static void ynode_free(ynode *n)
 
 static int ynode_add(ynode *parent, ynode *child)
 {
+    /* an array of pointers: sizeof(*p) is meant */
+    // NOLINTNEXTLINE(bugprone-sizeof-expression)
     ynode **p = realloc(parent->items, (parent->n + 1) * sizeof(*p));
     if (!p)
         return ETL_ERR_NOMEM;
@@ -65,10 +67,11 @@ static int yaml_tree(const char *file, const char *text, size_t len, ynode **out
 {
     yaml_parser_t parser;
     yaml_event_t ev;
-    ynode *stack[YAML_MAX_DEPTH];
+    ynode *stack[YAML_MAX_DEPTH] = {NULL};
     size_t depth = 0;
     ynode *root = NULL;
-    int rc = ETL_OK, done = 0;
+    int rc = ETL_OK;
+    int done = 0;
     *out = NULL;
     if (!yaml_parser_initialize(&parser))
         return etl_error_set(err, ETL_ERR_NOMEM, "%s: cannot initialise the YAML parser", file);
@@ -112,7 +115,7 @@ static int yaml_tree(const char *file, const char *text, size_t len, ynode **out
             break;
         case YAML_MAPPING_END_EVENT:
         case YAML_SEQUENCE_END_EVENT:
-            depth--;
+            depth -= depth > 0; /* libyaml balances them; never wrap */
             break;
         default:
             break;
@@ -120,7 +123,7 @@ static int yaml_tree(const char *file, const char *text, size_t len, ynode **out
         if (node && rc == ETL_OK) {
             if (depth == 0 && !root) {
                 root = node;
-            } else if (depth > 0) {
+            } else if (depth > 0 && stack[depth - 1]) {
                 if (ynode_add(stack[depth - 1], node) != ETL_OK) {
                     ynode_free(node);
                     rc = etl_error_set(err, ETL_ERR_NOMEM, "%s: out of memory", file);
@@ -361,7 +364,9 @@ static int read_scenario(const reader *r, const ynode *key, const ynode *v, etl_
     s->seed = 42;
     s->unanswered = 0.1;
     s->extra_keys = 0.2;
-    unsigned long long forms = 0, users = 0, subs = 0;
+    unsigned long long forms = 0;
+    unsigned long long users = 0;
+    unsigned long long subs = 0;
     const unsigned long long limit = 100000000ULL;
     if ((rc = get_string(r, v, "description", &s->description)) != ETL_OK ||
         (rc = get_count(r, v, "forms", limit, &forms)) != ETL_OK ||
@@ -468,7 +473,7 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     p->load_batch = 500;
     p->form_cache = 16;
     p->max_depth = 64;
-    p->max_bytes = 16u << 20;
+    p->max_bytes = 16U << 20;
     if ((rc = get_string(r, v, "description", &p->description)) != ETL_OK ||
         (rc = get_string(r, v, "extractor", &p->extractor)) != ETL_OK ||
         (rc = get_string(r, v, "transformer", &p->transformer)) != ETL_OK ||

@@ -48,7 +48,8 @@ int etl_error_wrap(etl_error *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
     /* Assemble by hand: prefix, ": ", old message, truncated to fit. */
-    size_t cap = sizeof(err->msg) - 1, n = 0;
+    size_t cap = sizeof(err->msg) - 1;
+    size_t n = 0;
     for (const char *parts[3] = {prefix, ": ", old}, **p = parts; p < parts + 3; p++) {
         size_t len = strlen(*p);
         if (len > cap - n)

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,11 +57,14 @@ long etl_mem_current_kib(void)
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)
         return 0;
-    long size = 0, resident = 0;
-    int n = fscanf(f, "%ld %ld", &size, &resident);
+    char line[128] = "";
+    const char *got = fgets(line, sizeof(line), f);
     fclose(f);
-    if (n != 2)
+    if (!got)
         return 0;
+    char *end = NULL;
+    (void)strtol(line, &end, 10); /* total size: skipped */
+    long resident = strtol(end, NULL, 10);
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 

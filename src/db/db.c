@@ -25,8 +25,8 @@ struct etl_result {
 
 static void quiet_notices(void *arg, const char *message)
 {
-    const etl_log *log = arg;
-    if (log && log->verbosity > 0)
+    const etl_db *db = arg;
+    if (db->log && db->log->verbosity > 0)
         fprintf(stderr, "etl: server: %s", message);
 }
 
@@ -135,7 +135,7 @@ int etl_db_open(etl_db **out, const char *conninfo, const char *dbname, const et
     }
     db->conn = conn;
     db->log = log;
-    PQsetNoticeProcessor(conn, quiet_notices, (void *)(uintptr_t)log);
+    PQsetNoticeProcessor(conn, quiet_notices, db);
     int rc = etl_db_exec(db, "SET TimeZone TO 'UTC'", err);
     if (rc != ETL_OK) {
         etl_db_close(db);
@@ -285,7 +285,7 @@ int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
 {
     /* libpq takes int lengths: feed very large pieces in slices. */
     while (len > 0) {
-        int n = len > (1u << 30) ? (1 << 30) : (int)len;
+        int n = len > (1U << 30) ? (1 << 30) : (int)len;
         if (PQputCopyData(db->conn, data, n) != 1) {
             set_from_text(err, ETL_ERR_DB, "COPY data could not be sent", PQerrorMessage(db->conn));
             return ETL_ERR_DB;

@@ -120,7 +120,8 @@ static int find_bindir(char *out, size_t cap, etl_error *err)
     }
     const char *pathenv = getenv("PATH");
     if (pathenv) {
-        char *copy = strdup(pathenv), *save = NULL;
+        char *copy = strdup(pathenv);
+        char *save = NULL;
         for (char *p = copy ? strtok_r(copy, ":", &save) : NULL; p;
              p = strtok_r(NULL, ":", &save)) {
             snprintf(path, sizeof(path), "%s/postgres", p);
@@ -222,7 +223,8 @@ static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log
         dup2(fd, 2);
         if (drop_privileges(uid, gid) != 0)
             _exit(126);
-        execv(argv[0], (char *const *)(uintptr_t)argv);
+        /* execv's prototype predates const; it does not modify the strings. */
+        execv(argv[0], (char *const *)(uintptr_t)argv); // NOLINT(performance-no-int-to-ptr)
         _exit(127);
     }
     close(fd);
@@ -355,7 +357,8 @@ static int init_cluster(etl_server *s, const char *bindir, uid_t uid, gid_t gid,
                              s->dir, account);
     etl_log_info(s->log, "creating a private PostgreSQL cluster in %s (server runs as %s)",
                  s->pgdata, account);
-    char initdb[PATH_MAX + 32], logp[PATH_MAX + 32];
+    char initdb[PATH_MAX + 32];
+    char logp[PATH_MAX + 32];
     snprintf(initdb, sizeof(initdb), "%s/initdb", bindir);
     snprintf(logp, sizeof(logp), "%s/initdb.log", s->dir);
     const char *argv[] = {initdb, "-D",   s->pgdata,     "-U",        "etl", "--auth=trust",
@@ -388,10 +391,11 @@ static int wait_for_old_postmaster(etl_server *s, etl_error *err)
         FILE *f = fopen(pidfile, "r");
         if (!f)
             return ETL_OK;
-        long pid = 0;
-        int got = fscanf(f, "%ld", &pid);
+        char line[32] = "";
+        const char *got = fgets(line, sizeof(line), f);
         fclose(f);
-        if (got != 1 || pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+        long pid = got ? strtol(line, NULL, 10) : 0;
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH))
             return ETL_OK; /* stale: the server removes it on start */
         if (i == 0)
             etl_log_info(s->log, "waiting for a previous server (pid %ld) to shut down", pid);
@@ -405,7 +409,8 @@ static int wait_for_old_postmaster(etl_server *s, etl_error *err)
 
 static int launch(etl_server *s, const char *bindir, uid_t uid, gid_t gid, etl_error *err)
 {
-    char postgres[PATH_MAX + 32], logp[PATH_MAX + 32];
+    char postgres[PATH_MAX + 32];
+    char logp[PATH_MAX + 32];
     snprintf(postgres, sizeof(postgres), "%s/postgres", bindir);
     snprintf(logp, sizeof(logp), "%s/server.log", s->dir);
     int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -462,7 +467,8 @@ int etl_server_start(etl_server **out, const char *data_dir, const etl_log *log,
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     s->lock_fd = -1;
     s->log = log;
-    char bindir[PATH_MAX], account[64];
+    char bindir[PATH_MAX];
+    char account[64];
     uid_t uid = 0;
     gid_t gid = 0;
     etl_buf ci = ETL_BUF_INIT;
@@ -533,7 +539,8 @@ void etl_server_default_dir(char *out, size_t cap, const etl_log *log)
     snprintf(out, cap, ".etl-data");
     uid_t uid = 0;
     gid_t gid = 0;
-    char account[64], cwd[PATH_MAX];
+    char account[64];
+    char cwd[PATH_MAX];
     etl_error ignored;
     if (geteuid() != 0 || !getcwd(cwd, sizeof(cwd)) ||
         server_account(&uid, &gid, account, sizeof(account), &ignored) != ETL_OK ||
@@ -567,7 +574,7 @@ int etl_server_remove(const char *data_dir, const etl_log *log, etl_error *err)
         rc = take_lock(s, err);
     if (rc == ETL_OK)
         rc = wait_for_old_postmaster(s, err);
-    if (rc == ETL_OK && nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    if (rc == ETL_OK && s->dir && nftw(s->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
         rc = etl_error_set(err, ETL_ERR_IO, "%s: cannot remove: %s", s->dir, strerror(errno));
     etl_server_stop(s);
     return rc;

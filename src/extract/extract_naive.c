@@ -62,6 +62,8 @@ static int map_add(identity_map *m, object *o)
 {
     if ((m->count + 1) * 2 > m->nslots) {
         size_t n = m->nslots ? m->nslots * 2 : 64;
+        /* an array of pointers: sizeof(*s) is meant */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         object **s = calloc(n, sizeof(*s));
         if (!s)
             return ETL_ERR_NOMEM;
@@ -165,7 +167,8 @@ static int naive_next(void *state, etl_submission_batch *out, etl_error *err)
     while (n < st->cfg.batch_rows && st->row < total) {
         int r = st->row++;
         etl_submission *s = &st->rows[n++];
-        object *user = NULL, *form = NULL;
+        object *user = NULL;
+        object *form = NULL;
         int rc = load_object(st, &st->users,
                              "SELECT given_name || ' ' || family_name FROM app.users WHERE id = $1",
                              "user", etl_result_get(st->res, r, 2), &user, err);

@@ -18,7 +18,7 @@
 #include "../gen/prng.h"
 #include "banned.h"
 
-#define COPY_FLUSH_BYTES (1024 * 1024)
+#define COPY_FLUSH_BYTES ((size_t)1024 * 1024)
 #define BASE_EPOCH 1767225600LL /* 2026-01-01 00:00:00 UTC */
 #define SPAN_SECONDS (180LL * 86400LL)
 
@@ -247,7 +247,8 @@ static int load_templates(gen *g, const char *dir)
         const char *end = NULL;
         t->doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
         if (!t->doc) {
-            size_t line, col;
+            size_t line;
+            size_t col;
             etl_text_position(text, end ? (size_t)(end - text) : 0, &line, &col);
             free(text);
             return etl_error_set(g->err, ETL_ERR_CONFIG,
@@ -294,13 +295,14 @@ static int copy_forms(gen *g)
     g->forms = calloc(sc->forms ? sc->forms : 1, sizeof(*g->forms));
     if (!g->forms)
         return fail_nomem(g);
-    for (size_t f = 0; f < sc->forms; f++) {
+    const size_t ntmpls = g->ntmpls;
+    for (size_t f = 0; f < sc->forms && ntmpls > 0; f++) {
         form_row *row = &g->forms[f];
-        row->tmpl = &g->tmpls[f % g->ntmpls];
+        row->tmpl = &g->tmpls[f % ntmpls];
         etl_prng_uuid(&g->rng, row->id);
         etl_buf name = ETL_BUF_INIT;
-        if (f < g->ntmpls ? etl_buf_puts(&name, row->tmpl->name)
-                          : etl_buf_printf(&name, "%s #%zu", row->tmpl->name, f / g->ntmpls + 1))
+        if (f < ntmpls ? etl_buf_puts(&name, row->tmpl->name)
+                       : etl_buf_printf(&name, "%s #%zu", row->tmpl->name, f / ntmpls + 1))
             return fail_nomem(g);
         row->name = etl_buf_detach(&name);
         if ((rc = copy_field(g, row->id, 36, '\t')) != ETL_OK ||
@@ -344,7 +346,8 @@ static int copy_users(gen *g)
 static int submission_row(gen *g, const char *form_id, const char *user_id, long long created,
                           const char *responses, size_t len)
 {
-    char id[37], ts[40];
+    char id[37];
+    char ts[40];
     etl_prng_uuid(&g->rng, id);
     time_t t = (time_t)created;
     struct tm tm;
@@ -381,13 +384,15 @@ static int fixture(gen *g, const char *dir, const char *file, long long created)
     size_t len = 0;
     etl_json_doc d;
     etl_json_doc_init(&d, 0);
-    etl_buf form_name = ETL_BUF_INIT, ts = ETL_BUF_INIT;
+    etl_buf form_name = ETL_BUF_INIT;
+    etl_buf ts = ETL_BUF_INIT;
     int rc = etl_read_file(path, &text, &len, g->err);
     if (rc != ETL_OK)
         goto out;
     etl_error why;
     if (etl_json_tokenize(&d, text, len, &why) != ETL_OK) {
-        size_t line, col;
+        size_t line;
+        size_t col;
         etl_text_position(text, d.err_at, &line, &col);
         rc = etl_error_set(g->err, ETL_ERR_CONFIG, "%s:%zu:%zu: %s", path, line, col, why.msg);
         goto out;
@@ -396,7 +401,8 @@ static int fixture(gen *g, const char *dir, const char *file, long long created)
     unsigned long long user = 0;
     rc = d.count && d.toks[0].type == ETL_JSON_OBJECT ? ETL_OK : ETL_ERR_CONFIG;
     for (uint32_t k = 1, n = 0; rc == ETL_OK && n < d.toks[0].size; n++) {
-        const etl_json_tok *key = &d.toks[k], *val = &d.toks[k + 1];
+        const etl_json_tok *key = &d.toks[k];
+        const etl_json_tok *val = &d.toks[k + 1];
         k = val->next;
         const char *kn = text + key->start;
         size_t kl = key->len;

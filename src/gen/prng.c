@@ -54,7 +54,8 @@ double etl_prng_unit(etl_prng *r)
 
 void etl_prng_uuid(etl_prng *r, char out[37])
 {
-    uint64_t hi = etl_prng_next(r), lo = etl_prng_next(r);
+    uint64_t hi = etl_prng_next(r);
+    uint64_t lo = etl_prng_next(r);
     hi = (hi & ~0xF000ULL) | 0x4000ULL;                        /* version 4 */
     lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; /* RFC 4122 variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),

@@ -83,7 +83,8 @@ static int ensure_initialised(etl_db *ctl, etl_error *err)
 
 int etl_prod_init(const char *source, const char *target, const etl_log *log, etl_error *err)
 {
-    etl_db *src = NULL, *tgt = NULL;
+    etl_db *src = NULL;
+    etl_db *tgt = NULL;
     int rc = etl_db_open(&src, source, NULL, log, err);
     char ok[8];
     if (rc == ETL_OK)
@@ -131,7 +132,7 @@ static int start_run(prod *p, etl_error *err)
                      "INSERT INTO dwh.etl_runs (processor, status) VALUES ($1, 'running') "
                      "RETURNING id",
                      1, params, p->run_id_text, sizeof(p->run_id_text), err);
-    p->run_id = rc == ETL_OK ? atoll(p->run_id_text) : 0;
+    p->run_id = rc == ETL_OK ? strtoll(p->run_id_text, NULL, 10) : 0;
     return rc;
 }
 
@@ -214,7 +215,9 @@ static int record_batch(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_erro
             4, params, err);
     }
     if (rc == ETL_OK && p->run_id) {
-        char subs[32], events[32], rejects[32];
+        char subs[32];
+        char events[32];
+        char rejects[32];
         snprintf(subs, sizeof(subs), "%zu", b->submissions);
         snprintf(events, sizeof(events), "%zu", b->events);
         snprintf(rejects, sizeof(rejects), "%zu", b->nrejects);
@@ -316,7 +319,8 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
     prod p;
     memset(&p, 0, sizeof(p));
     p.cfg = &cfg;
-    etl_result *runs = NULL, *rejects = NULL;
+    etl_result *runs = NULL;
+    etl_result *rejects = NULL;
     int rc = open_db(&p.ctl, target ? target : source, &cfg, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(p.ctl, err);

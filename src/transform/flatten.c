@@ -54,7 +54,7 @@ int etl_format_number(const char *raw, size_t len, etl_buf *out)
         if (strtod(txt, NULL) == d)
             break;
     }
-    int exp10 = atoi(strchr(txt, 'e') + 1);
+    int exp10 = (int)strtol(strchr(txt, 'e') + 1, NULL, 10);
     if (exp10 >= -4 && exp10 < 16) {
         int decimals = prec - 1 - exp10;
         snprintf(txt, sizeof(txt), "%.*f", decimals > 0 ? decimals : 0, d);
@@ -201,7 +201,8 @@ static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_s
         k = val->next;
         if (val->type == ETL_JSON_NULL || val->type == ETL_JSON_OBJECT)
             continue; /* null: unanswered; objects: walked after the scalars */
-        int usable, rc;
+        int usable;
+        int rc;
         if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
             return rc;
         if (!usable)
@@ -226,7 +227,8 @@ int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_subm
         return ETL_ERR_INPUT;
     }
     frame *stack = NULL;
-    size_t depth = 0, cap = 0;
+    size_t depth = 0;
+    size_t cap = 0;
     int rc = ETL_OK;
     etl_buf_reset(path);
 

@@ -147,155 +147,198 @@ static int scan_literal(const char *s, size_t len, size_t i, const char *word, e
 
 enum scan_state { EXPECT_VALUE, EXPECT_KEY, AFTER_VALUE, FIRST_KEY, FIRST_ELEMENT };
 
+/* Where the tokenizer is: one struct so each state can be its own function. */
+typedef struct {
+    etl_json_doc *d;
+    const char *s;
+    size_t len;
+    size_t i;     /* next byte to read */
+    size_t depth; /* open containers, their tokens in d->stack[0..depth) */
+    enum scan_state st;
+} scanner;
+
+enum { SCAN_DONE = 1 }; /* a step's "the document is complete" */
+
+static etl_json_tok *scan_top(const scanner *sc)
+{
+    return &sc->d->toks[sc->d->stack[sc->depth - 1]];
+}
+
+/* Close the innermost container at the current '}' or ']'. */
+static void scan_close(scanner *sc)
+{
+    etl_json_tok *top = scan_top(sc);
+    top->next = (uint32_t)sc->d->count;
+    top->len = (uint32_t)(sc->i + 1 - top->start);
+    sc->depth--;
+    sc->i++;
+    sc->st = AFTER_VALUE;
+}
+
+/* After a value: the end of the document, a ',' or the container's close. */
+static int scan_after_value(scanner *sc, etl_error *err)
+{
+    const char *s = sc->s;
+    size_t i = sc->i;
+    if (sc->depth == 0) {
+        if (i != sc->len)
+            return etl_error_set(err, ETL_ERR_INPUT,
+                                 "unexpected '%c' after the document at byte %zu", s[i], i);
+        return SCAN_DONE;
+    }
+    etl_json_tok *top = scan_top(sc);
+    int in_object = top->type == ETL_JSON_OBJECT;
+    if (i >= sc->len)
+        return etl_error_set(err, ETL_ERR_INPUT, "unexpected end of input inside %s",
+                             etl_json_type_name((etl_json_type)top->type));
+    if (s[i] == ',') {
+        sc->i++;
+        sc->st = in_object ? EXPECT_KEY : EXPECT_VALUE;
+        if (!in_object)
+            top->size++;
+        return ETL_OK;
+    }
+    if (s[i] == (in_object ? '}' : ']')) {
+        scan_close(sc);
+        return ETL_OK;
+    }
+    return etl_error_set(err, ETL_ERR_INPUT, "expected ',' or '%c' at byte %zu",
+                         in_object ? '}' : ']', i);
+}
+
+/* Just after '{' or '[': either it closes at once or a first member follows. */
+static void scan_first(scanner *sc)
+{
+    char close = sc->st == FIRST_KEY ? '}' : ']';
+    if (sc->i < sc->len && sc->s[sc->i] == close) {
+        scan_close(sc);
+        return;
+    }
+    if (sc->st == FIRST_ELEMENT)
+        scan_top(sc)->size = 1;
+    sc->st = sc->st == FIRST_KEY ? EXPECT_KEY : EXPECT_VALUE;
+}
+
+static int scan_string_tok(scanner *sc, etl_error *err)
+{
+    size_t end = 0;
+    int esc;
+    etl_json_tok *t;
+    int rc = scan_string(sc->s, sc->len, sc->i + 1, &end, &esc, err);
+    if (rc == ETL_OK)
+        rc = push_tok(sc->d, ETL_JSON_STRING, sc->i + 1, &t);
+    if (rc != ETL_OK)
+        return rc;
+    t->len = (uint32_t)(end - sc->i - 1);
+    t->escaped = (uint8_t)esc;
+    sc->i = end + 1;
+    return ETL_OK;
+}
+
+static int scan_key(scanner *sc, etl_error *err)
+{
+    if (sc->s[sc->i] != '"')
+        return etl_error_set(err, ETL_ERR_INPUT, "expected a quoted member name at byte %zu",
+                             sc->i);
+    int rc = scan_string_tok(sc, err);
+    if (rc != ETL_OK)
+        return rc;
+    scan_top(sc)->size++;
+    sc->i = skip_ws(sc->s, sc->len, sc->i);
+    if (sc->i >= sc->len || sc->s[sc->i] != ':')
+        return etl_error_set(err, ETL_ERR_INPUT, "expected ':' after member name at byte %zu",
+                             sc->i);
+    sc->i++;
+    sc->st = EXPECT_VALUE;
+    return ETL_OK;
+}
+
+static int scan_open(scanner *sc, etl_error *err)
+{
+    etl_json_doc *d = sc->d;
+    char c = sc->s[sc->i];
+    etl_json_tok *t;
+    if (sc->depth >= d->max_depth) {
+        d->too_deep = 1;
+        return etl_error_set(err, ETL_ERR_INPUT, "nested deeper than %zu levels at byte %zu",
+                             d->max_depth, sc->i);
+    }
+    if (sc->depth == d->stack_cap) {
+        size_t cap = d->stack_cap ? d->stack_cap * 2 : 32;
+        uint32_t *p = realloc(d->stack, cap * sizeof(*p));
+        if (!p)
+            return ETL_ERR_NOMEM;
+        d->stack = p;
+        d->stack_cap = cap;
+    }
+    int rc = push_tok(d, c == '{' ? ETL_JSON_OBJECT : ETL_JSON_ARRAY, sc->i, &t);
+    if (rc != ETL_OK)
+        return rc;
+    d->stack[sc->depth++] = (uint32_t)(d->count - 1);
+    sc->i++;
+    sc->st = c == '{' ? FIRST_KEY : FIRST_ELEMENT;
+    return ETL_OK;
+}
+
+static int scan_scalar(scanner *sc, etl_error *err)
+{
+    const char *s = sc->s;
+    size_t i = sc->i;
+    char c = s[i];
+    etl_json_tok *t;
+    int rc;
+    if (c == '"') {
+        rc = scan_string_tok(sc, err);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t end = 0;
+        if ((rc = scan_number(s, sc->len, i, &end, err)) == ETL_OK &&
+            (rc = push_tok(sc->d, ETL_JSON_NUMBER, i, &t)) == ETL_OK) {
+            t->len = (uint32_t)(end - i);
+            sc->i = end;
+        }
+    } else {
+        etl_json_type type = c == 't' ? ETL_JSON_TRUE : c == 'f' ? ETL_JSON_FALSE : ETL_JSON_NULL;
+        const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+        if ((rc = scan_literal(s, sc->len, i, word, err)) == ETL_OK &&
+            (rc = push_tok(sc->d, type, i, &t)) == ETL_OK) {
+            t->len = (uint32_t)strlen(word);
+            sc->i += t->len;
+        }
+    }
+    if (rc == ETL_OK)
+        sc->st = AFTER_VALUE;
+    return rc;
+}
+
 /*
- * The tokenizer proper.  d->err_at follows the start of the token being
- * read, so a failure can be located without threading it through every
- * error path.
+ * The tokenizer proper: one step per token.  d->err_at follows the start of
+ * the token being read, so a failure can be located without threading it
+ * through every error path.
  */
 static int tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)
 {
-    size_t depth = 0;
-    size_t i = skip_ws(s, len, 0);
-    enum scan_state st = EXPECT_VALUE;
-    etl_json_tok *t;
-    int rc;
+    scanner sc = {.d = d, .s = s, .len = len, .i = 0, .depth = 0, .st = EXPECT_VALUE};
+    int rc = ETL_OK;
 
-    for (;;) {
-        i = skip_ws(s, len, i);
-        d->err_at = i;
-        if (st == AFTER_VALUE) {
-            if (depth == 0) {
-                if (i != len)
-                    return etl_error_set(err, ETL_ERR_INPUT,
-                                         "unexpected '%c' after the document at byte %zu", s[i], i);
-                return ETL_OK;
-            }
-            etl_json_tok *top = &d->toks[d->stack[depth - 1]];
-            if (i >= len)
-                return etl_error_set(err, ETL_ERR_INPUT, "unexpected end of input inside %s",
-                                     etl_json_type_name((etl_json_type)top->type));
-            char c = s[i];
-            if (c == ',') {
-                i++;
-                st = top->type == ETL_JSON_OBJECT ? EXPECT_KEY : EXPECT_VALUE;
-                if (top->type == ETL_JSON_ARRAY)
-                    top->size++;
-                continue;
-            }
-            if ((c == '}' && top->type == ETL_JSON_OBJECT) ||
-                (c == ']' && top->type == ETL_JSON_ARRAY)) {
-                top->next = (uint32_t)d->count;
-                top->len = (uint32_t)(i + 1 - top->start);
-                depth--;
-                i++;
-                continue;
-            }
-            return etl_error_set(err, ETL_ERR_INPUT, "expected ',' or '%c' at byte %zu",
-                                 top->type == ETL_JSON_OBJECT ? '}' : ']', i);
-        }
-        if (st == FIRST_KEY || st == FIRST_ELEMENT) {
-            etl_json_tok *top = &d->toks[d->stack[depth - 1]];
-            char close = st == FIRST_KEY ? '}' : ']';
-            if (i < len && s[i] == close) {
-                top->next = (uint32_t)d->count;
-                top->len = (uint32_t)(i + 1 - top->start);
-                depth--;
-                i++;
-                st = AFTER_VALUE;
-                continue;
-            }
-            if (st == FIRST_ELEMENT)
-                top->size = 1;
-            st = st == FIRST_KEY ? EXPECT_KEY : EXPECT_VALUE;
-            continue;
-        }
-        if (i >= len)
-            return etl_error_set(err, ETL_ERR_INPUT, "unexpected end of input: expected a %s",
-                                 st == EXPECT_KEY ? "member name" : "value");
-        if (st == EXPECT_KEY) {
-            if (s[i] != '"')
-                return etl_error_set(err, ETL_ERR_INPUT,
-                                     "expected a quoted member name at byte %zu", i);
-            size_t end = 0;
-            int esc;
-            if ((rc = scan_string(s, len, i + 1, &end, &esc, err)) != ETL_OK)
-                return rc;
-            if ((rc = push_tok(d, ETL_JSON_STRING, i + 1, &t)) != ETL_OK)
-                return rc;
-            t->len = (uint32_t)(end - i - 1);
-            t->escaped = (uint8_t)esc;
-            d->toks[d->stack[depth - 1]].size++;
-            i = skip_ws(s, len, end + 1);
-            if (i >= len || s[i] != ':')
-                return etl_error_set(err, ETL_ERR_INPUT,
-                                     "expected ':' after member name at byte %zu", i);
-            i++;
-            st = EXPECT_VALUE;
-            continue;
-        }
-        /* EXPECT_VALUE */
-        char c = s[i];
-        if (c == '{' || c == '[') {
-            if (depth >= d->max_depth) {
-                d->too_deep = 1;
-                return etl_error_set(err, ETL_ERR_INPUT,
-                                     "nested deeper than %zu levels at byte %zu", d->max_depth, i);
-            }
-            if (depth == d->stack_cap) {
-                size_t cap = d->stack_cap ? d->stack_cap * 2 : 32;
-                uint32_t *p = realloc(d->stack, cap * sizeof(*p));
-                if (!p)
-                    return ETL_ERR_NOMEM;
-                d->stack = p;
-                d->stack_cap = cap;
-            }
-            if ((rc = push_tok(d, c == '{' ? ETL_JSON_OBJECT : ETL_JSON_ARRAY, i, &t)) != ETL_OK)
-                return rc;
-            d->stack[depth++] = (uint32_t)(d->count - 1);
-            i++;
-            st = c == '{' ? FIRST_KEY : FIRST_ELEMENT;
-            continue;
-        }
-        if (c == '"') {
-            size_t end = 0;
-            int esc;
-            if ((rc = scan_string(s, len, i + 1, &end, &esc, err)) != ETL_OK)
-                return rc;
-            if ((rc = push_tok(d, ETL_JSON_STRING, i + 1, &t)) != ETL_OK)
-                return rc;
-            t->len = (uint32_t)(end - i - 1);
-            t->escaped = (uint8_t)esc;
-            i = end + 1;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t end = 0;
-            if ((rc = scan_number(s, len, i, &end, err)) != ETL_OK)
-                return rc;
-            if ((rc = push_tok(d, ETL_JSON_NUMBER, i, &t)) != ETL_OK)
-                return rc;
-            t->len = (uint32_t)(end - i);
-            i = end;
+    while (rc == ETL_OK) {
+        sc.i = skip_ws(s, len, sc.i);
+        d->err_at = sc.i;
+        if (sc.st == AFTER_VALUE) {
+            rc = scan_after_value(&sc, err);
+        } else if (sc.st == FIRST_KEY || sc.st == FIRST_ELEMENT) {
+            scan_first(&sc);
+        } else if (sc.i >= len) {
+            rc = etl_error_set(err, ETL_ERR_INPUT, "unexpected end of input: expected a %s",
+                               sc.st == EXPECT_KEY ? "member name" : "value");
+        } else if (sc.st == EXPECT_KEY) {
+            rc = scan_key(&sc, err);
+        } else if (s[sc.i] == '{' || s[sc.i] == '[') {
+            rc = scan_open(&sc, err);
         } else {
-            etl_json_type type;
-            const char *word;
-            if (c == 't') {
-                type = ETL_JSON_TRUE;
-                word = "true";
-            } else if (c == 'f') {
-                type = ETL_JSON_FALSE;
-                word = "false";
-            } else {
-                type = ETL_JSON_NULL;
-                word = "null";
-            }
-            if ((rc = scan_literal(s, len, i, word, err)) != ETL_OK)
-                return rc;
-            if ((rc = push_tok(d, type, i, &t)) != ETL_OK)
-                return rc;
-            t->len = (uint32_t)strlen(word);
-            i += t->len;
+            rc = scan_scalar(&sc, err);
         }
-        st = AFTER_VALUE;
     }
+    return rc == SCAN_DONE ? ETL_OK : rc;
 }
 
 int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err)

@@ -159,10 +159,10 @@ static int visit_children(etl_pathmap *m, const cJSON *node, etl_buf *path, etl_
             if (tag && !cJSON_IsNull(tag) && !cJSON_IsString(tag))
                 return etl_error_set(err, ETL_ERR_INPUT, "tag of question '%s' is not a string",
                                      path->data);
-            int rc =
-                add_question(m, path->data, path->len, type,
-                             cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(child, "children")),
-                             cJSON_IsString(tag) ? tag->valuestring : NULL, err);
+            const char *tag_text = tag && cJSON_IsString(tag) ? tag->valuestring : NULL;
+            int rc = add_question(
+                m, path->data, path->len, type,
+                cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(child, "children")), tag_text, err);
             if (rc != ETL_OK)
                 return rc;
         }

@@ -99,7 +99,8 @@ static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *
     }
     if (rc != ETL_OK)
         return etl_error_set(err, rc, "out of memory reading responses");
-    size_t mark_count = out->count, mark_len = out->strings.len;
+    size_t mark_count = out->count;
+    size_t mark_len = out->strings.len;
     rc = etl_flatten_walk(&st->doc, map, s, out, &st->path, err);
     if (rc != ETL_OK) {
         etl_event_batch_truncate(out, mark_count, mark_len);

@@ -87,7 +87,8 @@ static void write_file(const char *path, const char *text)
 static void test_cli_malformed_config_names_file_line_column(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
+    char path[4200];
     snprintf(dir, sizeof(dir), "%s/bad-scenarios", ETL_TEST_WORKDIR);
     mkdir(dir, 0755);
     snprintf(path, sizeof(path), "%s/scenarios.yaml", dir);
@@ -292,16 +293,9 @@ static void test_embedded_concurrent_commands_wait_their_turn(void **state)
     }
     /* The last one's run database is intact and complete. */
     etl_run run;
-    const char *q[] = {"--data-dir",
-                       embedded_dir,
-                       "psql",
-                       "basic",
-                       "--",
-                       "-At",
-                       "-c",
-                       "select count(distinct submission_id), count(distinct processed_on) "
-                       "from dwh.response_events",
-                       NULL};
+    const char *sql = "select count(distinct submission_id), count(distinct processed_on) "
+                      "from dwh.response_events";
+    const char *q[] = {"--data-dir", embedded_dir, "psql", "basic", "--", "-At", "-c", sql, NULL};
     etl_test_run(&run, q);
     assert_int_equal(run.status, 0);
     assert_string_equal(run.out.data, "1|1\n");
@@ -312,7 +306,8 @@ static void test_embedded_default_dir_reachable_by_the_server(void **state)
 {
     (void)state;
     /* A private (0700) working directory, like a checkout under /root. */
-    char dir[4096], own[4200];
+    char dir[4096];
+    char own[4200];
     etl_test_server_dir("private-cwd", dir, sizeof(dir));
     mkdir(dir, 0700);
     chmod(dir, 0700);

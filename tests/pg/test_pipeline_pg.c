@@ -152,13 +152,13 @@ static void all_processors_agree(const char *scenario, long min_events)
 static void test_processors_agree_small(void **state)
 {
     (void)state;
-    all_processors_agree("small", 20 * 10); /* every submission answers well over 10 questions */
+    all_processors_agree("small", 200L); /* every submission answers well over 10 questions */
 }
 
 static void test_processors_agree_medium(void **state)
 {
     (void)state;
-    all_processors_agree("medium", 300 * 10);
+    all_processors_agree("medium", 3000L); /* 300 submissions */
 }
 
 static void test_fixtures_load_as_written(void **state)

@@ -199,7 +199,7 @@ static void test_first_run_reads_the_ledger_once(void **state)
     /* etl's backends have exited, which flushes their statistics. */
     char *n = query_on("prod_scan", "SELECT seq_scan FROM pg_stat_user_tables "
                                     "WHERE relname = 'etl_processed'");
-    long scans = atol(n);
+    long scans = strtol(n, NULL, 10);
     free(n);
     /* Fixed: one scan, to copy the ledger.  Broken: two per submission (601 here). */
     if (scans > 3)
@@ -271,7 +271,8 @@ static void test_concurrent_runs(void **state)
     int a = etl_test_spawn(slow);
     sleep_ms(150);
     int b = etl_test_spawn(slow);
-    int sa = etl_test_wait(a), sb = etl_test_wait(b);
+    int sa = etl_test_wait(a);
+    int sb = etl_test_wait(b);
     if (!((sa == 0 && sb == 6) || (sa == 6 && sb == 0)))
         fail_msg("two concurrent runs exited %d and %d; expected 0 and 6", sa, sb);
     assert_identical("prod_lock", "after two concurrent runs");
@@ -410,7 +411,8 @@ static void test_sigkill_anywhere_then_rerun(void **state)
 {
     (void)state;
     static const char *const procs[] = {"naive", "naive-joined", "flush-single", "chunked", "copy"};
-    const int wanted = 20, most = 40;
+    const int wanted = 20;
+    const int most = 40;
     for (size_t p = 0; p < 5; p++) {
         char *ci = fresh_app("prod_kill");
         const char *args[] = {"--db", ci, "-q", "process", procs[p], "--batch-size", "10", NULL};
@@ -420,7 +422,9 @@ static void test_sigkill_anywhere_then_rerun(void **state)
         long long full = now_ms() - t0;
         assert_identical("prod_kill", procs[p]);
         free(ci);
-        int killed = 0, partial = 0, tries = 0;
+        int killed = 0;
+        int partial = 0;
+        int tries = 0;
         for (; killed < wanted && tries < most; tries++) {
             /* Points spread over 5%..95% of a clean run, visited in a shuffled order. */
             long delay = (long)(full * (5 + (tries * 37 % wanted) * 90 / (wanted - 1)) / 100);
@@ -431,7 +435,7 @@ static void test_sigkill_anywhere_then_rerun(void **state)
             kill(pid, SIGKILL);
             int status = etl_test_wait(pid);
             char *done = query_on("prod_kill", "SELECT count(*) FROM dwh.etl_processed");
-            long n = atol(done);
+            long n = strtol(done, NULL, 10);
             free(done);
             /* A kill counts when it left work undone (it may land after the last commit). */
             int mid_run = status == 128 + SIGKILL && n < 300;

@@ -49,9 +49,10 @@ static char **etl_argv(const char *const *args)
         n++;
     char **argv = calloc(n + 2, sizeof(*argv));
     assert_non_null(argv);
-    argv[0] = (char *)(uintptr_t)ETL_BINARY;
+    /* execv's argv is not const; the strings are never written. */
+    argv[0] = (char *)(uintptr_t)ETL_BINARY; // NOLINT(performance-no-int-to-ptr)
     for (size_t i = 0; i < n; i++)
-        argv[i + 1] = (char *)(uintptr_t)args[i];
+        argv[i + 1] = (char *)(uintptr_t)args[i]; // NOLINT(performance-no-int-to-ptr)
     return argv;
 }
 
@@ -60,7 +61,8 @@ void etl_test_scenarios_dir(const char *name, const char *processors, char *out,
 {
     snprintf(out, cap, "%s/%s", ETL_TEST_WORKDIR, name);
     mkdir(out, 0755);
-    char path[4200], target[4200];
+    char path[4200];
+    char target[4200];
     static const char *const shared[] = {"scenarios.yaml", "forms", "fixtures"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", out, shared[i]);
@@ -84,7 +86,8 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
 {
     memset(run, 0, sizeof(*run));
     char **argv = etl_argv(args);
-    int out = temp_fd(), err = temp_fd();
+    int out = temp_fd();
+    int err = temp_fd();
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);

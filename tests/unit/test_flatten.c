@@ -387,7 +387,9 @@ static void test_form_cache_lru(void **state)
     assert_int_equal(etl_form_cache_new(&c, 2), ETL_OK);
     const etl_pathmap *m;
     const char *reason;
-    etl_pathmap *a = NULL, *b = NULL, *d = NULL;
+    etl_pathmap *a = NULL;
+    etl_pathmap *b = NULL;
+    etl_pathmap *d = NULL;
     etl_error err;
     assert_int_equal(etl_pathmap_build(&a, schema, strlen(schema), &err), ETL_OK);
     assert_int_equal(etl_pathmap_build(&b, schema, strlen(schema), &err), ETL_OK);

@@ -32,7 +32,10 @@ static int fetch_file(void *ctx, const char *form_id, etl_buf *out, etl_error *e
 
 static void run_case(const char *dir, const char *name)
 {
-    char schema[4096], responses[4096], expected[4096], reject[4096];
+    char schema[4096];
+    char responses[4096];
+    char expected[4096];
+    char reject[4096];
     snprintf(schema, sizeof(schema), "%s/%s/schema.json", dir, name);
     snprintf(responses, sizeof(responses), "%s/%s/responses.json", dir, name);
     snprintf(expected, sizeof(expected), "%s/%s/expected.tsv", dir, name);

@@ -70,7 +70,7 @@ static result apply_with(const char *form, const char *json, size_t len, size_t 
 
 static result apply(const char *json)
 {
-    return apply_with("form", json, strlen(json), 16u << 20);
+    return apply_with("form", json, strlen(json), 16U << 20);
 }
 
 static void expect_reject(const char *json, const char *reason)
@@ -93,7 +93,7 @@ static void test_hostile_nesting_100000_levels(void **state)
     etl_buf_puts(&b, "1");
     for (size_t i = 0; i < depth; i++)
         etl_buf_putc(&b, '}');
-    result r = apply_with("form", b.data, b.len, 16u << 20);
+    result r = apply_with("form", b.data, b.len, 16U << 20);
     assert_int_equal(r.rc, ETL_ERR_INPUT);
     assert_string_equal(r.reason, ETL_REJECT_TOO_DEEP);
     etl_buf_release(&r.values);
@@ -103,26 +103,26 @@ static void test_hostile_nesting_100000_levels(void **state)
 static void test_hostile_50_mib_string(void **state)
 {
     (void)state;
-    size_t n = 50u << 20;
+    size_t n = 50U << 20;
     char *json = malloc(n + 32);
     assert_non_null(json);
-    memcpy(json, "{\"note\": \"", 10);
+    memcpy(json, "{\"note\": \"", 10); // NOLINT(bugprone-not-null-terminated-result)
     memset(json + 10, 'x', n);
     memcpy(json + 10 + n, "\"}", 3);
     size_t len = n + 12;
     /* Over the default limit: refused before it is even read. */
-    result r = apply_with("form", json, len, 16u << 20);
+    result r = apply_with("form", json, len, 16U << 20);
     assert_int_equal(r.rc, ETL_ERR_INPUT);
     assert_string_equal(r.reason, ETL_REJECT_TOO_LARGE);
     etl_buf_release(&r.values);
     /* Allowed: loaded whole, and memory stays a small multiple of the input. */
     long before = etl_mem_peak_kib();
-    r = apply_with("form", json, len, 64u << 20);
+    r = apply_with("form", json, len, 64U << 20);
     long grown = etl_mem_peak_kib() - before;
     assert_int_equal(r.rc, ETL_OK);
     assert_int_equal(r.events, 1);
     assert_string_equal(r.values.data, "<52428800 bytes>\n");
-    if (grown > 4 * 50 * 1024)
+    if (grown > 4L * 50 * 1024)
         fail_msg("a 50 MiB answer grew peak memory by %ld KiB", grown);
     etl_buf_release(&r.values);
     free(json);
@@ -150,7 +150,8 @@ static void test_hostile_numbers(void **state)
         {"-1e-400", "-0"},  {"0.1e1", "1"},
     };
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        char json[64], want[64];
+        char json[64];
+        char want[64];
         snprintf(json, sizeof(json), "{\"n\": %s}", kept[i][0]);
         snprintf(want, sizeof(want), "%s\n", kept[i][1]);
         result r = apply(json);

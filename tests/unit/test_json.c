@@ -92,7 +92,8 @@ static void test_json_error_position(void **state)
     const char *s = "{\"a\": 1,\n \"b\": tru}";
     assert_int_equal(etl_json_tokenize(d, s, strlen(s), &err), ETL_ERR_INPUT);
     assert_int_equal(d->err_at, 15); /* where "tru" starts */
-    size_t line, col;
+    size_t line;
+    size_t col;
     etl_text_position(s, d->err_at, &line, &col);
     assert_int_equal(line, 2);
     assert_int_equal(col, 7);
