@@ -21,7 +21,8 @@ typedef struct etl_result etl_result;
  * Connect with a libpq connection string or URI.  dbname, if not NULL,
  * overrides the database named in conninfo (used to reach the run and
  * template databases on the same server).  Sets the session time zone to UTC
- * so timestamps read back identically everywhere.  On failure returns
+ * and DateStyle to ISO so timestamps read back identically everywhere (and
+ * can be re-encoded for binary COPY).  On failure returns
  * ETL_ERR_CONNECT with the conninfo (password removed) and libpq's reason.
  * log is borrowed for the life of the connection.
  */
@@ -38,6 +39,16 @@ int etl_db_exec_params(etl_db *db, const char *sql, int nparams, const char *con
 /* Run a query with text parameters; *out is owned by the caller (etl_result_free). */
 int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *params,
                  etl_result **out, etl_error *err);
+
+/*
+ * Send a query without waiting for it (one at a time per connection), so
+ * the server works on it while the caller does something else; collect its
+ * rows with etl_db_wait_query.  Any other call on the connection first
+ * reads the pending result and keeps it for etl_db_wait_query, so a query
+ * in flight never gets in the way.  sql must stay valid until collected.
+ */
+int etl_db_send_query(etl_db *db, const char *sql, etl_error *err);
+int etl_db_wait_query(etl_db *db, etl_result **out, etl_error *err);
 
 /* Prepare a named statement, then run it with text parameters. */
 int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, etl_error *err);

@@ -57,6 +57,8 @@ int etl_loader_flush_single_new(etl_loader *out, const etl_loader_cfg *cfg, etl_
                                 etl_error *err);
 int etl_loader_chunked_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err);
 int etl_loader_copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err);
+int etl_loader_copy_text_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db,
+                             etl_error *err);
 
 /* The target columns, in the order every loader sends them (11 of them). */
 #define ETL_EVENT_COLUMNS                                                                          \

@@ -57,6 +57,12 @@ typedef struct etl_pipeline_cfg {
     size_t commit_every;       /* submissions per transaction; 0: one for the whole run */
     size_t max_rejects;        /* more rejects than this stops the run; SIZE_MAX: no limit */
     bool dry_run;              /* roll every batch back instead of committing it */
+    /*
+     * The target table is known empty and nobody else writes it (a scenario's
+     * fresh run database): TRUNCATE it inside the first load transaction, so
+     * that with wal_level=minimal PostgreSQL writes the new rows without WAL.
+     */
+    bool empty_target;
     const volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next submission */
     const etl_log *log;
     /* Optional: record the batch in the open target transaction, just before COMMIT. */

@@ -263,8 +263,11 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         char processed_on[64];
         etl_utc_now(processed_on, sizeof(processed_on));
         etl_log_verbose(&cli->log, "running processor %s on %s", p->name, run);
-        etl_pipeline_cfg pcfg = {
-            .proc = p, .processed_on = processed_on, .max_rejects = SIZE_MAX, .log = &cli->log};
+        etl_pipeline_cfg pcfg = {.proc = p,
+                                 .processed_on = processed_on,
+                                 .max_rejects = SIZE_MAX,
+                                 .empty_target = true,
+                                 .log = &cli->log};
         rc = etl_pipeline_run(&pcfg, source, target, &st, &err);
         if (rc != ETL_OK)
             etl_error_wrap(&err, "process %s %s", scenario, processor);

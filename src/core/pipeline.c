@@ -125,6 +125,8 @@ static int write_events(run *r, etl_error *err)
 static int batch_open(run *r, etl_error *err)
 {
     int rc = etl_db_exec(r->target, "BEGIN", err);
+    if (rc == ETL_OK && r->cfg->empty_target && r->stats->batches == 0)
+        rc = etl_db_exec(r->target, "TRUNCATE dwh.response_events", err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start a load transaction");
     r->open = 1;

@@ -19,7 +19,8 @@ static const etl_extractor_entry extractors[] = {
 
 static const etl_loader_entry loaders[] = {
     {"chunked", etl_loader_chunked_new, "multi-row INSERT of N events per statement"},
-    {"copy", etl_loader_copy_new, "COPY FROM STDIN, streamed"},
+    {"copy", etl_loader_copy_new, "binary COPY FROM STDIN, streamed"},
+    {"copy-text", etl_loader_copy_text_new, "text COPY FROM STDIN, streamed"},
     {"flush-single", etl_loader_flush_single_new,
      "one INSERT per event as it arrives: bounded memory, a round trip per row"},
     {"naive", etl_loader_naive_new,

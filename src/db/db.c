@@ -17,6 +17,11 @@
 struct etl_db {
     PGconn *conn;
     const etl_log *log;
+    /* An asynchronous query (etl_db_send_query) whose result is not read yet. */
+    const char *pending_sql;
+    long long pending_t0;
+    PGresult *stash; /* its result, if a synchronous call had to read it first */
+    bool stashed;
 };
 
 struct etl_result {
@@ -136,7 +141,7 @@ int etl_db_open(etl_db **out, const char *conninfo, const char *dbname, const et
     db->conn = conn;
     db->log = log;
     PQsetNoticeProcessor(conn, quiet_notices, db);
-    int rc = etl_db_exec(db, "SET TimeZone TO 'UTC'", err);
+    int rc = etl_db_exec(db, "SET TimeZone TO 'UTC'; SET DateStyle TO ISO", err);
     if (rc != ETL_OK) {
         etl_db_close(db);
         return rc;
@@ -149,6 +154,7 @@ void etl_db_close(etl_db *db)
 {
     if (!db)
         return;
+    PQclear(db->stash);
     PQfinish(db->conn);
     free(db);
 }
@@ -188,8 +194,69 @@ static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
     return code;
 }
 
+/*
+ * Read the result of a query still in flight so the connection is free for
+ * another statement; etl_db_wait_query hands it over later.  Every
+ * synchronous call starts here.
+ */
+static void settle(etl_db *db)
+{
+    if (!db->pending_sql)
+        return;
+    PGresult *res;
+    PGresult *keep = NULL;
+    while ((res = PQgetResult(db->conn)) != NULL) {
+        if (!keep)
+            keep = res;
+        else
+            PQclear(res);
+    }
+    log_sql(db, db->pending_sql, db->pending_t0, 0);
+    db->pending_sql = NULL;
+    db->stash = keep;
+    db->stashed = true;
+}
+
+int etl_db_send_query(etl_db *db, const char *sql, etl_error *err)
+{
+    settle(db);
+    if (db->stashed)
+        return etl_error_set(err, ETL_ERR_USAGE, "internal: a query result was never collected");
+    db->pending_t0 = etl_now_us();
+    if (!PQsendQuery(db->conn, sql)) {
+        int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+        set_from_text(err, code, "cannot send a statement", PQerrorMessage(db->conn));
+        return code;
+    }
+    db->pending_sql = sql;
+    return ETL_OK;
+}
+
+int etl_db_wait_query(etl_db *db, etl_result **out, etl_error *err)
+{
+    *out = NULL;
+    if (!db->pending_sql && !db->stashed)
+        return etl_error_set(err, ETL_ERR_USAGE, "internal: no query was sent");
+    settle(db);
+    PGresult *res = db->stash;
+    db->stash = NULL;
+    db->stashed = false;
+    int rc = check(db, res, PGRES_TUPLES_OK, err);
+    if (rc != ETL_OK)
+        return rc;
+    etl_result *r = malloc(sizeof(*r));
+    if (!r) {
+        PQclear(res);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    r->res = res;
+    *out = r;
+    return ETL_OK;
+}
+
 int etl_db_exec(etl_db *db, const char *sql, etl_error *err)
 {
+    settle(db);
     long long t0 = etl_now_us();
     PGresult *res = PQexec(db->conn, sql);
     log_sql(db, sql, t0, 0);
@@ -202,6 +269,8 @@ int etl_db_exec(etl_db *db, const char *sql, etl_error *err)
 int etl_db_exec_params(etl_db *db, const char *sql, int nparams, const char *const *params,
                        etl_error *err)
 {
+    settle(db);
+    settle(db);
     long long t0 = etl_now_us();
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     log_sql(db, sql, t0, nparams);
@@ -214,6 +283,7 @@ int etl_db_exec_params(etl_db *db, const char *sql, int nparams, const char *con
 int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *params,
                  etl_result **out, etl_error *err)
 {
+    settle(db);
     *out = NULL;
     long long t0 = etl_now_us();
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -233,6 +303,7 @@ int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *pa
 
 int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, etl_error *err)
 {
+    settle(db);
     long long t0 = etl_now_us();
     PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
     log_sql(db, sql, t0, 0);
@@ -245,6 +316,7 @@ int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, e
 int etl_db_exec_prepared(etl_db *db, const char *name, int nparams, const char *const *params,
                          etl_error *err)
 {
+    settle(db);
     long long t0 = etl_now_us();
     PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
     if (db->log && db->log->debug_sql) {
@@ -272,6 +344,7 @@ static int drain_results(etl_db *db, int rc, etl_error *err)
 
 int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
 {
+    settle(db);
     long long t0 = etl_now_us();
     PGresult *res = PQexec(db->conn, sql);
     log_sql(db, sql, t0, 0);

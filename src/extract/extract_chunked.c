@@ -5,6 +5,10 @@
  * leaves the connection free between fetches for the transformer's schema
  * lookups.  The cursor lives in a read-only REPEATABLE READ transaction so
  * the run sees one consistent snapshot.
+ *
+ * The next FETCH is sent before the current chunk is handed over, so the
+ * server reads chunk k+1 while etl transforms and loads chunk k: extraction
+ * overlaps the rest of the pipeline at the cost of a second chunk in memory.
  */
 #include "etl/extractor.h"
 #include "extract.h"
@@ -20,6 +24,8 @@ typedef struct chunked_state {
     etl_result *res; /* the current chunk */
     etl_submission *rows;
     int in_tx;
+    bool in_flight; /* a FETCH was sent and not collected */
+    bool exhausted; /* the last FETCH returned a short chunk: no more rows */
     char fetch_sql[64];
 } chunked_state;
 
@@ -54,13 +60,25 @@ static int chunked_next(void *state, etl_submission_batch *out, etl_error *err)
     st->res = NULL;
     out->rows = st->rows;
     out->count = 0;
-    int rc = etl_db_query(st->db, st->fetch_sql, 0, NULL, &st->res, err);
+    if (st->exhausted)
+        return ETL_DONE;
+    int rc = st->in_flight ? ETL_OK : etl_db_send_query(st->db, st->fetch_sql, err);
+    if (rc == ETL_OK) {
+        st->in_flight = false;
+        rc = etl_db_wait_query(st->db, &st->res, err);
+    }
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
     int n = etl_result_rows(st->res);
     for (int r = 0; r < n; r++)
         etl_extract_joined_row(st->res, r, &st->rows[r]);
     out->count = (size_t)n;
+    st->exhausted = (size_t)n < st->cfg.batch_rows;
+    if (!st->exhausted) {
+        if (etl_db_send_query(st->db, st->fetch_sql, err) != ETL_OK)
+            return etl_error_wrap(err, "cannot read submissions");
+        st->in_flight = true;
+    }
     return n ? ETL_OK : ETL_DONE;
 }
 

@@ -117,7 +117,7 @@ static void test_config_errors_name_file_line_column(void **state)
         {1, "processors:\n  p: {extractor: chunky, loader: copy}\n",
          "test.yaml:2:18: unknown extractor 'chunky' (valid: chunked, joined, naive)"},
         {1, "processors:\n  p: {extractor: chunked, loader: bulk}\n",
-         "unknown loader 'bulk' (valid: chunked, copy, flush-single, naive)"},
+         "unknown loader 'bulk' (valid: chunked, copy, copy-text, flush-single, naive)"},
         {1, "processors:\n  p: {extractor: chunked}\n", "processor 'p' has no 'loader'"},
         {1, "processors:\n  p: {extractor: chunked, loader: chunked, load_batch: 9000}\n",
          "'load_batch' must be a whole number from 0 to 5957"},
