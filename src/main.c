@@ -22,6 +22,7 @@ typedef struct command {
 static const command commands[] = {
     {"generate", cmd_generate, "build a scenario's template database with synthetic data"},
     {"process", cmd_process, "run a processor on a fresh copy of a scenario and report figures"},
+    {"bench", cmd_bench, "compare processors on a scenario, against raw COPY as the limit"},
     {"list", cmd_list, "list scenarios, processors and strategies"},
     {"psql", cmd_psql, "open psql on a scenario's database"},
     {"clean", cmd_clean, "drop scenario databases, or everything etl created"},

@@ -104,5 +104,6 @@ int cmd_psql(int argc, char **argv, etl_cli *cli);
 int cmd_clean(int argc, char **argv, etl_cli *cli);
 int cmd_init(int argc, char **argv, etl_cli *cli);
 int cmd_status(int argc, char **argv, etl_cli *cli);
+int cmd_bench(int argc, char **argv, etl_cli *cli);
 
 #endif

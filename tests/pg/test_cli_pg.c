@@ -61,9 +61,9 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
            "unknown processor 'fastest' (valid: naive, naive-joined, flush-single, "
            "chunked, copy");
     const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
-    expect(
-        c, 2,
-        "unknown command 'frobnicate' (valid: generate, process, list, psql, clean, init, status)");
+    expect(c, 2,
+           "unknown command 'frobnicate' (valid: generate, process, bench, list, psql, clean, "
+           "init, status)");
     const char *d[] = {"--db", server.conninfo, "process", NULL};
     expect(d, 2, "expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got 0 arguments");
     const char *d2[] = {"process", "copy", NULL};

@@ -229,6 +229,48 @@ static void test_odd_sizes_agree(void **state)
     free(want);
 }
 
+/*
+ * etl bench runs every processor and both raw-copy references on small, all
+ * of them load the events `etl process` loads, and none is left out.
+ */
+static void test_bench_agrees(void **state)
+{
+    (void)state;
+    const char *args[] = {"--db", server.conninfo, "bench", "small", "--runs", "1", "--json", NULL};
+    etl_run run;
+    etl_ok(args, &run);
+    long want = 0;
+    free(process_and_dump("small", "copy", &want));
+    assert_int_equal((long)etl_test_json_number(run.out.data, "events"), want);
+    size_t entries = 0;
+    for (const char *p = run.out.data; (p = strstr(p, "\"name\":")) != NULL; p++)
+        entries++;
+    assert_int_equal(entries, NPROC + 2); /* every processor and the two references */
+    if (strstr(run.out.data, "\"runs\":0") || !strstr(run.out.data, "\"reference\":\"raw-copy-"))
+        fail_msg("an entry did not run, or no reference:\n%s", run.out.data);
+    etl_run_release(&run);
+}
+
+/* Two processors that load different events make bench fail, naming them. */
+static void test_bench_fails_on_different_events(void **state)
+{
+    (void)state;
+    char dir[4096];
+    etl_test_scenarios_dir("bench-differ",
+                           "processors:\n"
+                           "  full: {extractor: chunked, loader: copy}\n"
+                           "  shallow: {extractor: chunked, loader: copy, max_depth: 2}\n",
+                           dir, sizeof(dir));
+    const char *args[] = {"--db", server.conninfo, "--scenarios", dir, "bench", "small",
+                          "full", "shallow",       "--runs",      "1", NULL};
+    etl_run run;
+    etl_test_run(&run, args);
+    assert_int_equal(run.status, 1);
+    if (!strstr(run.err.data, "shallow wrote different events than full"))
+        fail_msg("stderr does not say which processor differs:\n%s", run.err.data);
+    etl_run_release(&run);
+}
+
 static char *source_digest(void)
 {
     etl_db *conn = etl_test_connect(&server, "etl_tpl_small");
@@ -272,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_processors_agree_medium),
         cmocka_unit_test(test_fixtures_load_as_written),
         cmocka_unit_test(test_odd_sizes_agree),
+        cmocka_unit_test(test_bench_agrees),
+        cmocka_unit_test(test_bench_fails_on_different_events),
         cmocka_unit_test(test_generate_is_deterministic),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

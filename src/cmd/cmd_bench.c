@@ -1,0 +1,613 @@
+/*
+ * `etl bench SCENARIO [PROCESSOR...]`: run processors side by side on fresh
+ * clones of a scenario, check they all wrote exactly the same events, and
+ * measure each against raw-copy, PostgreSQL loading the same events already
+ * formatted (the physical limit of this job on this machine).
+ *
+ * Each processor run is a child `etl process` on the server this command
+ * holds, so its peak memory is its own and its RSS can be sampled from
+ * /proc while it runs.  Rounds interleave the entries (every entry once per
+ * round) so that a noisy neighbour slows all of them, not one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "bench.h"
+#include "cmd.h"
+#include "etl/exitcodes.h"
+#include "etl/loader.h"
+
+#include "banned.h"
+
+static const char help[] =
+    "Usage: etl bench SCENARIO [PROCESSOR...] [options]\n\n"
+    "Run each PROCESSOR (default: all) --runs times on a fresh clone of SCENARIO's\n"
+    "template, check that all wrote exactly the same events (a checksum over every\n"
+    "column but id and processed_on), and print the median elapsed time, events/s,\n"
+    "peak memory and the ratio to raw-copy: the same events, preformatted in a file,\n"
+    "loaded with nothing but COPY (text and binary; the faster one is the reference).\n\n"
+    "Options:\n"
+    "  --runs N          runs per entry (default 3)\n"
+    "  --budget S        seconds a processor may take over all its runs (default 300);\n"
+    "                    a run past it is stopped and the processor reported as skipped\n"
+    "  --jobs N          passed to `etl process --jobs N` for the processors that take it\n"
+    "  --json            print the result as JSON (what --baseline reads)\n"
+    "  --baseline FILE   compare with a saved --json result: exit 9 if the events differ\n"
+    "                    or a processor's ratio to raw-copy fell by more than --tolerance\n"
+    "  --tolerance PCT   allowed fall of a ratio against the baseline (default 20)\n"
+    "  --report DIR      write DIR/bench.txt, bench.json and bench.svg (a chart)\n"
+    "  -h, --help        this help\n\n"
+    "Exit status: 0 done; 1 a run failed or the events differ; 9 worse than the\n"
+    "baseline; see docs/performance.md.\n\n";
+
+#define SAMPLE_MS 20
+
+typedef struct bench_ctx {
+    etl_cli *cli;
+    etl_session session;
+    const char *scenario;
+    char tpl[256];
+    char run[256];
+    char exe[PATH_MAX];
+    char tmpdir[PATH_MAX]; /* raw-copy's files, "" until exported */
+    const char *jobs;
+    double budget_s;
+    bool progress;
+} bench_ctx;
+
+static void series_add(bench_series *s, long ms, long kib)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        long *a = realloc(s->ms, cap * sizeof(*a));
+        if (!a)
+            return; /* a shorter chart, not a failed bench */
+        s->ms = a;
+        long *b = realloc(s->kib, cap * sizeof(*b));
+        if (!b)
+            return;
+        s->kib = b;
+        s->cap = cap;
+    }
+    s->ms[s->n] = ms;
+    s->kib[s->n] = kib;
+    s->n++;
+}
+
+static long rss_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[128] = "";
+    const char *got = fgets(line, sizeof(line), f);
+    fclose(f);
+    if (!got)
+        return -1;
+    char *end = NULL;
+    (void)strtol(line, &end, 10);
+    return strtol(end, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Run `etl --db CONNINFO -q process SCENARIO PROCESSOR --json` as a child,
+ * collect its stdout, sample its memory into mem (if not NULL), and stop it
+ * if it runs past limit_s.  *timed_out tells which happened.
+ */
+static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_buf *out,
+                     bench_series *mem, bool *timed_out, etl_error *err)
+{
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = b->exe;
+    argv[n++] = "--db";
+    argv[n++] = b->session.conninfo;
+    argv[n++] = "-q";
+    if (b->cli->scenarios) {
+        argv[n++] = "--scenarios";
+        argv[n++] = b->cli->scenarios;
+    }
+    argv[n++] = "process";
+    argv[n++] = b->scenario;
+    argv[n++] = processor;
+    argv[n++] = "--json";
+    if (b->jobs) {
+        argv[n++] = "--jobs";
+        argv[n++] = b->jobs;
+    }
+    argv[n] = NULL;
+    int fd[2];
+    if (pipe(fd) != 0)
+        return etl_error_set(err, ETL_ERR_IO, "bench: pipe: %s", strerror(errno));
+    long long t0 = etl_now_us();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return etl_error_set(err, ETL_ERR_IO, "bench: fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        /* execv's prototype predates const; it does not modify the strings. */
+        execv(b->exe, (char *const *)(uintptr_t)argv); // NOLINT(performance-no-int-to-ptr)
+        _exit(127);
+    }
+    close(fd[1]);
+    *timed_out = false;
+    bool open = true;
+    while (open) {
+        struct pollfd p = {.fd = fd[0], .events = POLLIN, .revents = 0};
+        if (poll(&p, 1, SAMPLE_MS) > 0) {
+            char chunk[4096];
+            ssize_t got = read(fd[0], chunk, sizeof(chunk));
+            if (got > 0)
+                etl_buf_append(out, chunk, (size_t)got);
+            else if (got == 0 || errno != EINTR)
+                open = false;
+        }
+        long ms = (long)((etl_now_us() - t0) / 1000);
+        long kib = rss_of(pid);
+        if (mem && kib > 0)
+            series_add(mem, ms, kib);
+        if (!*timed_out && (double)ms / 1000.0 > limit_s) {
+            *timed_out = true;
+            kill(pid, SIGKILL);
+        }
+    }
+    close(fd[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (*timed_out)
+        return ETL_OK;
+    if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != ETL_EXIT_REJECTS))
+        return etl_error_set(err, ETL_ERR_IO,
+                             "bench: `etl process %s %s` failed (exit %d); run it by hand to see "
+                             "why",
+                             b->scenario, processor, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return ETL_OK;
+}
+
+/*
+ * An order-independent checksum of the run database's events: two sums of
+ * 60-bit slices of each row's md5, over every column but id and
+ * processed_on, plus the row count.
+ */
+static int checksum(bench_ctx *b, long long *events, char *out, size_t cap, etl_error *err)
+{
+    static const char sql[] =
+        "SELECT count(*), coalesce(sum(('x' || substr(h, 1, 15))::bit(60)::bigint), 0) || '-' || "
+        "coalesce(sum(('x' || substr(h, 16, 15))::bit(60)::bigint), 0) FROM ("
+        "SELECT md5(concat_ws(chr(31), form_id, form_name, user_id, user_full_name, "
+        "submission_id, submission_created, schema_path, value, answer_type, "
+        "coalesce(tag, chr(30)))) AS h FROM dwh.response_events) t";
+    etl_db *db = NULL;
+    etl_result *r = NULL;
+    int rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
+    if (rc == ETL_OK)
+        rc = etl_db_query(db, sql, 0, NULL, &r, err);
+    if (rc == ETL_OK) {
+        *events = strtoll(etl_result_get(r, 0, 0), NULL, 10);
+        snprintf(out, cap, "%s", etl_result_get(r, 0, 1));
+    }
+    etl_result_free(r);
+    etl_db_close(db);
+    return rc;
+}
+
+static int file_sink(void *ctx, const char *data, size_t len, etl_error *err)
+{
+    if (fwrite(data, 1, len, ctx) != len)
+        return etl_error_set(err, ETL_ERR_IO, "bench: cannot write raw-copy data: %s",
+                             strerror(errno));
+    return ETL_OK;
+}
+
+static void raw_path(const bench_ctx *b, bool binary, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/events.%s", b->tmpdir, binary ? "bin" : "txt");
+}
+
+/* Save the run database's events in both COPY formats for raw-copy. */
+static int export_events(bench_ctx *b, etl_error *err)
+{
+    snprintf(b->tmpdir, sizeof(b->tmpdir), "%s/etl-bench-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(b->tmpdir)) {
+        b->tmpdir[0] = '\0';
+        return etl_error_set(err, ETL_ERR_IO, "bench: cannot create a directory under $TMPDIR: %s",
+                             strerror(errno));
+    }
+    etl_db *db = NULL;
+    int rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
+    for (int binary = 0; binary < 2 && rc == ETL_OK; binary++) {
+        char path[PATH_MAX + 16];
+        raw_path(b, binary, path, sizeof(path));
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
+            break;
+        }
+        rc = etl_db_copy_out(db,
+                             binary ? "COPY (SELECT " ETL_EVENT_COLUMNS
+                                      " FROM dwh.response_events) TO STDOUT (FORMAT binary)"
+                                    : "COPY (SELECT " ETL_EVENT_COLUMNS
+                                      " FROM dwh.response_events) TO STDOUT",
+                             file_sink, f, err);
+        if (fclose(f) != 0 && rc == ETL_OK)
+            rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
+    }
+    etl_db_close(db);
+    return rc;
+}
+
+static int fresh_run_db(bench_ctx *b, etl_error *err)
+{
+    int rc = cli_drop_db(&b->session, b->run, err);
+    return rc == ETL_OK ? cli_create_db(&b->session, b->run, b->tpl, b->scenario, err) : rc;
+}
+
+/* raw-copy: the saved events into an empty table with COPY alone, timed from BEGIN to COMMIT. */
+static int raw_copy(bench_ctx *b, bool binary, double *secs, etl_error *err)
+{
+    char path[PATH_MAX + 16];
+    raw_path(b, binary, path, sizeof(path));
+    etl_db *db = NULL;
+    int rc = fresh_run_db(b, err);
+    if (rc == ETL_OK)
+        rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
+    FILE *f = rc == ETL_OK ? fopen(path, "r") : NULL;
+    if (rc == ETL_OK && !f)
+        rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
+    long long t0 = etl_now_us();
+    /* The same conditions the copy processors get in a scenario run (see pipeline.h). */
+    if (rc == ETL_OK)
+        rc = etl_db_exec(db, "BEGIN; TRUNCATE dwh.response_events", err);
+    if (rc == ETL_OK)
+        rc = etl_db_copy_begin(
+            db,
+            binary ? "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN (FORMAT binary)"
+                   : "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN",
+            err);
+    static char chunk[1 << 20];
+    size_t got;
+    while (rc == ETL_OK && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = etl_db_copy_put(db, chunk, got, err);
+    if (rc == ETL_OK)
+        rc = etl_db_copy_end(db, NULL, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(db, "COMMIT", err);
+    *secs = (double)(etl_now_us() - t0) / 1e6;
+    if (f)
+        fclose(f);
+    etl_db_close(db);
+    return rc;
+}
+
+static void show_progress(const bench_ctx *b, int round, int runs, const char *name)
+{
+    if (b->progress)
+        fprintf(stderr, "\retl bench %s: round %d of %d, %-20s", b->scenario, round + 1, runs,
+                name);
+}
+
+/* One run of one entry; a checksum that differs from the first one fails the bench. */
+static int run_entry(bench_ctx *b, bench_result *res, bench_entry *e, int round, etl_error *err)
+{
+    double secs = 0;
+    long rss = 0;
+    int rc;
+    if (e->reference) {
+        rc = raw_copy(b, strcmp(e->name, "raw-copy-binary") == 0, &secs, err);
+    } else {
+        double spent = 0;
+        for (int i = 0; i < e->runs; i++)
+            spent += e->elapsed[i];
+        etl_buf out = ETL_BUF_INIT;
+        bool timed_out = false;
+        rc = run_child(b, e->name, b->budget_s - spent, &out, round == 0 ? &e->mem : NULL,
+                       &timed_out, err);
+        if (rc == ETL_OK && timed_out) {
+            snprintf(e->note, sizeof(e->note), "stopped: over the %.0f s budget (--budget)%s",
+                     b->budget_s, e->runs ? " after fewer runs" : "");
+            e->skipped = e->runs == 0;
+            etl_buf_release(&out);
+            return ETL_OK;
+        }
+        cJSON *j = rc == ETL_OK ? cJSON_Parse(out.data ? out.data : "") : NULL;
+        if (rc == ETL_OK && !j)
+            rc = etl_error_set(err, ETL_ERR_IO, "bench: `etl process %s %s` printed no JSON",
+                               b->scenario, e->name);
+        if (j) {
+            secs = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "elapsed_s"));
+            rss = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "peak_rss_kib"));
+            cJSON_Delete(j);
+        }
+        etl_buf_release(&out);
+    }
+    long long events = 0;
+    char sum[96] = "";
+    if (rc == ETL_OK)
+        rc = checksum(b, &events, sum, sizeof(sum), err);
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "bench %s, %s", b->scenario, e->name);
+    if (!res->checksum[0]) {
+        snprintf(res->checksum, sizeof(res->checksum), "%s", sum);
+        res->checksum_from = e->name;
+        res->events = events;
+    } else if (strcmp(sum, res->checksum) != 0 || events != res->events) {
+        return etl_error_set(err, ETL_ERR_IO,
+                             "bench %s: %s wrote different events than %s: %lld events, checksum "
+                             "%s; expected %lld, %s.  Compare them with `etl process` and "
+                             "`etl psql`",
+                             b->scenario, e->name, res->checksum_from, events, sum, res->events,
+                             res->checksum);
+    }
+    e->events = events;
+    snprintf(e->checksum, sizeof(e->checksum), "%s", sum);
+    e->elapsed[e->runs] = secs;
+    e->rss_kib[e->runs] = rss;
+    e->runs++;
+    return ETL_OK;
+}
+
+/* Would another run of e still fit in the budget?  Not for references. */
+static bool wants_run(const bench_ctx *b, const bench_entry *e, int round)
+{
+    if (e->runs < round || e->skipped)
+        return false; /* it stopped earlier */
+    if (e->reference || e->runs == 0)
+        return true;
+    double spent = 0;
+    double worst = 0;
+    for (int i = 0; i < e->runs; i++) {
+        spent += e->elapsed[i];
+        worst = e->elapsed[i] > worst ? e->elapsed[i] : worst;
+    }
+    return spent + worst <= b->budget_s;
+}
+
+static int run_rounds(bench_ctx *b, bench_result *res, int runs, etl_error *err)
+{
+    int rc = ETL_OK;
+    for (int round = 0; round < runs && rc == ETL_OK; round++) {
+        for (size_t i = 0; i < res->n && rc == ETL_OK; i++) {
+            bench_entry *e = &res->entries[i];
+            if (e->reference && !b->tmpdir[0])
+                continue; /* round 0: after the first processor has run */
+            if (!wants_run(b, e, round)) {
+                if (!e->note[0] && !e->reference)
+                    snprintf(e->note, sizeof(e->note),
+                             "%d of %d runs: the next would pass the "
+                             "%.0f s budget (--budget)",
+                             e->runs, runs, b->budget_s);
+                continue;
+            }
+            show_progress(b, round, runs, e->name);
+            rc = run_entry(b, res, e, round, err);
+            if (rc == ETL_OK && !e->reference && !b->tmpdir[0] && e->runs == 1)
+                rc = export_events(b, err);
+        }
+        /* References sit first in the table: in round 0 they run after a processor. */
+        for (size_t i = 0; round == 0 && i < res->n && rc == ETL_OK; i++)
+            if (res->entries[i].reference && res->entries[i].runs == 0 && b->tmpdir[0]) {
+                show_progress(b, round, runs, res->entries[i].name);
+                rc = run_entry(b, res, &res->entries[i], round, err);
+            }
+    }
+    if (b->progress)
+        fprintf(stderr, "\r%60s\r", "");
+    return rc;
+}
+
+/* --baseline: the same events, and no processor's ratio fallen by more than tol. */
+static int compare_baseline(const bench_result *res, const char *file, double tol, FILE *out)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        etl_log_error("bench: --baseline %s: %s", file, strerror(errno));
+        return ETL_EXIT_USAGE;
+    }
+    etl_buf text = ETL_BUF_INIT;
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        etl_buf_append(&text, chunk, got);
+    fclose(f);
+    cJSON *base = cJSON_Parse(text.data ? text.data : "");
+    etl_buf_release(&text);
+    const cJSON *results = cJSON_GetObjectItem(base, "results");
+    if (!cJSON_IsArray(results)) {
+        cJSON_Delete(base);
+        etl_log_error("bench: --baseline %s is not the JSON of `etl bench --json`", file);
+        return ETL_EXIT_USAGE;
+    }
+    int worse = 0;
+    double base_events = cJSON_GetNumberValue(cJSON_GetObjectItem(base, "events"));
+    const char *base_sum = cJSON_GetStringValue(cJSON_GetObjectItem(base, "checksum"));
+    if ((long long)base_events != res->events || !base_sum || strcmp(base_sum, res->checksum)) {
+        fprintf(out, "baseline: events differ: %lld (checksum %s) now, %.0f (checksum %s) in %s\n",
+                res->events, res->checksum, base_events, base_sum ? base_sum : "?", file);
+        worse++;
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        const bench_entry *e = &res->entries[i];
+        const cJSON *item;
+        cJSON_ArrayForEach(item, results)
+        {
+            const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
+            const cJSON *ratio = cJSON_GetObjectItem(item, "ratio");
+            if (e->reference || !e->runs || !name || strcmp(name, e->name) ||
+                !cJSON_IsNumber(ratio))
+                continue;
+            double was = cJSON_GetNumberValue(ratio);
+            bool bad = e->ratio < was * (1 - tol / 100);
+            fprintf(out, "baseline: %-14s %.2f of raw-copy now, %.2f before (%+.0f%%)%s\n", e->name,
+                    e->ratio, was, was > 0 ? (e->ratio / was - 1) * 100 : 0,
+                    bad ? "  WORSE than the tolerance" : "");
+            worse += bad;
+        }
+    }
+    cJSON_Delete(base);
+    if (worse)
+        etl_log_error("bench: %d regressions against %s (tolerance %.0f%%)", worse, file, tol);
+    return worse ? ETL_EXIT_REGRESSION : ETL_EXIT_OK;
+}
+
+static int add_entries(bench_result *res, const etl_config *config, int argc, char **argv,
+                       etl_error *err)
+{
+    size_t nproc = argc > 0 ? (size_t)argc : config->nprocessors;
+    res->entries = calloc(nproc + 2, sizeof(*res->entries));
+    if (!res->entries)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    res->entries[0].name = "raw-copy-text";
+    res->entries[0].reference = true;
+    res->entries[1].name = "raw-copy-binary";
+    res->entries[1].reference = true;
+    res->n = 2;
+    for (size_t i = 0; i < nproc; i++) {
+        const etl_processor_cfg *p = NULL;
+        if (argc > 0) {
+            int rc = cli_find_processor(config, argv[i], &p, err);
+            if (rc != ETL_OK)
+                return rc;
+        } else {
+            p = &config->processors[i];
+        }
+        res->entries[res->n++].name = p->name;
+    }
+    return ETL_OK;
+}
+
+static void free_entries(bench_result *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        free(res->entries[i].mem.ms);
+        free(res->entries[i].mem.kib);
+    }
+    free(res->entries);
+}
+
+static void remove_raw_files(bench_ctx *b)
+{
+    if (!b->tmpdir[0])
+        return;
+    for (int binary = 0; binary < 2; binary++) {
+        char path[PATH_MAX + 16];
+        raw_path(b, binary, path, sizeof(path));
+        unlink(path);
+    }
+    rmdir(b->tmpdir);
+}
+
+typedef struct bench_opts {
+    const char *runs, *budget, *jobs, *baseline, *tolerance, *report;
+    bool json;
+} bench_opts;
+
+static int parse_numbers(const bench_opts *o, unsigned long long *runs, unsigned long long *budget,
+                         unsigned long long *tol)
+{
+    if (o->runs && etl_parse_ull(o->runs, 1, BENCH_MAX_RUNS, runs) != 0)
+        return cli_usage("bench", "--runs: '%s' is not a whole number from 1 to %d", o->runs,
+                         BENCH_MAX_RUNS);
+    if (o->budget && etl_parse_ull(o->budget, 1, 86400 * 7, budget) != 0)
+        return cli_usage("bench", "--budget: '%s' is not a number of seconds from 1 to 604800",
+                         o->budget);
+    if (o->tolerance && etl_parse_ull(o->tolerance, 0, 100, tol) != 0)
+        return cli_usage("bench", "--tolerance: '%s' is not a percentage from 0 to 100",
+                         o->tolerance);
+    unsigned long long jobs = 1;
+    if (o->jobs && etl_parse_ull(o->jobs, 1, 64, &jobs) != 0)
+        return cli_usage("bench", "--jobs: '%s' is not a whole number from 1 to 64", o->jobs);
+    return ETL_OK;
+}
+
+int cmd_bench(int argc, char **argv, etl_cli *cli)
+{
+    bench_opts o;
+    memset(&o, 0, sizeof(o));
+    const cli_option opts[] = {{"runs", NULL, &o.runs},         {"budget", NULL, &o.budget},
+                               {"jobs", NULL, &o.jobs},         {"json", &o.json, NULL},
+                               {"baseline", NULL, &o.baseline}, {"tolerance", NULL, &o.tolerance},
+                               {"report", NULL, &o.report},     {NULL, NULL, NULL}};
+    int parsed = cli_parse_options(argc, argv, cli, "bench", help, opts, false);
+    if (parsed != CLI_PARSED)
+        return parsed;
+    if (argc - optind < 1)
+        return cli_usage("bench", "bench: expected SCENARIO [PROCESSOR...]");
+    unsigned long long runs = 3;
+    unsigned long long budget = 300;
+    unsigned long long tol = 20;
+    if (parse_numbers(&o, &runs, &budget, &tol) != ETL_OK)
+        return ETL_EXIT_USAGE;
+
+    bench_ctx b;
+    memset(&b, 0, sizeof(b));
+    b.cli = cli;
+    b.scenario = argv[optind];
+    b.jobs = o.jobs;
+    b.budget_s = (double)budget;
+    b.progress = cli->log.verbosity >= 0 && isatty(2);
+    cli_template_db(b.scenario, b.tpl, sizeof(b.tpl));
+    cli_run_db(b.scenario, b.run, sizeof(b.run));
+    ssize_t n = readlink("/proc/self/exe", b.exe, sizeof(b.exe) - 1);
+    b.exe[n > 0 ? n : 0] = '\0';
+
+    bench_result res;
+    memset(&res, 0, sizeof(res));
+    res.scenario = b.scenario;
+    res.runs_asked = (int)runs;
+    res.jobs = o.jobs ? atoi(o.jobs) : 1; // NOLINT(cert-err34-c): validated by parse_numbers
+    etl_error err;
+    etl_error_clear(&err);
+    etl_config *config = NULL;
+    const etl_scenario_cfg *sc = NULL;
+    bool exists = false;
+    int rc = cli_load_config(cli, &config, &err);
+    if (rc == ETL_OK)
+        rc = cli_find_scenario(config, b.scenario, &sc, &err);
+    if (rc == ETL_OK)
+        rc = add_entries(&res, config, argc - optind - 1, argv + optind + 1, &err);
+    if (rc == ETL_OK)
+        rc = cli_session_open(cli, &b.session, &err);
+    if (rc == ETL_OK && (rc = cli_db_exists(&b.session, b.tpl, &exists, &err)) == ETL_OK && !exists)
+        rc = etl_error_set(&err, ETL_ERR_USAGE,
+                           "scenario %s has no template database yet; run `etl generate %s` first",
+                           b.scenario, b.scenario);
+    if (rc == ETL_OK)
+        rc = run_rounds(&b, &res, (int)runs, &err);
+    remove_raw_files(&b);
+    cli_session_close(&b.session);
+    int status = rc == ETL_OK ? ETL_EXIT_OK : cli_fail(&err);
+    if (rc == ETL_OK) {
+        bench_summarize(&res);
+        if (o.json)
+            bench_print_json(stdout, &res);
+        else
+            bench_print_table(stdout, &res);
+        if (o.report && bench_write_report(o.report, &res) != 0) {
+            etl_log_error("bench: --report %s: %s", o.report, strerror(errno));
+            status = ETL_EXIT_FAILURE;
+        }
+        if (o.baseline && status == ETL_EXIT_OK)
+            status = compare_baseline(&res, o.baseline, (double)tol, o.json ? stderr : stdout);
+    }
+    free_entries(&res);
+    etl_config_free(config);
+    return status;
+}
