@@ -13,6 +13,7 @@
 #include "etl/loader.h"
 #include "etl/transformer.h"
 
+/* ctor is NULL for "in-db", which is not a stage: the pipeline runs one SQL statement instead. */
 typedef struct etl_extractor_entry {
     const char *name;
     etl_extractor_ctor ctor;

@@ -491,6 +491,8 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     if ((rc = check_strategy(r, get(v, "extractor"), "extractor", p->extractor)) != ETL_OK ||
         (rc = check_strategy(r, get(v, "loader"), "loader", p->loader)) != ETL_OK)
         return rc;
+    if ((strcmp(p->extractor, "in-db") == 0) != (strcmp(p->loader, "in-db") == 0))
+        return bad(r, v, "%s: the in-db extractor and the in-db loader only work together", what);
     if (get(v, "transformer"))
         rc = check_strategy(r, get(v, "transformer"), "transformer", p->transformer);
     return rc;

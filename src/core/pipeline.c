@@ -9,6 +9,7 @@
  * any other error rolls the open batch back.
  */
 #include "etl/pipeline.h"
+#include "etl/indb.h"
 #include "etl/registry.h"
 
 #include <stdint.h>
@@ -206,6 +207,40 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
     return ETL_OK;
 }
 
+/*
+ * The in-db processor: one statement in one target transaction.  It needs
+ * the submissions in the target database, and it has no per-submission
+ * bookkeeping, so production mode (a before_commit hook) refuses it.
+ */
+static int run_in_db(const etl_pipeline_cfg *cfg, etl_db *target, etl_run_stats *stats,
+                     etl_error *err)
+{
+    if (cfg->before_commit)
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "processor %s runs in scenario mode only: it records no "
+                             "per-submission bookkeeping; use copy for in-place runs",
+                             cfg->proc->name);
+    long long t0 = etl_now_us();
+    int rc = etl_db_exec(target, "BEGIN", err);
+    if (rc == ETL_OK && cfg->empty_target)
+        rc = etl_db_exec(target, "TRUNCATE dwh.response_events", err);
+    if (rc == ETL_OK)
+        rc = etl_indb_run(target, cfg->processed_on, cfg->source_filter, &stats->events,
+                          &stats->submissions, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(target, "ROLLBACK", &ignored);
+        stats->events = 0;
+        stats->submissions = 0;
+    }
+    stats->batches = rc == ETL_OK;
+    stats->elapsed_us = etl_now_us() - t0;
+    stats->peak_rss_kib = etl_mem_peak_kib();
+    return rc;
+}
+
 int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
                      etl_run_stats *stats, etl_error *err)
 {
@@ -217,6 +252,8 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
     if (!xe || !te || !le)
         return etl_error_set(err, ETL_ERR_USAGE, "processor '%s' names an unknown strategy",
                              p->name);
+    if (!xe->ctor || !le->ctor)
+        return run_in_db(cfg, target, stats, err);
 
     run r;
     memset(&r, 0, sizeof(r));

@@ -22,8 +22,8 @@
 
 static etl_test_server server;
 
-static const char *const processors[] = {"naive",   "naive-joined", "flush-single",
-                                         "chunked", "copy-text",    "copy"};
+static const char *const processors[] = {"naive",     "naive-joined", "flush-single", "chunked",
+                                         "copy-text", "copy",         "in-db"};
 #define NPROC (sizeof(processors) / sizeof(processors[0]))
 
 /* All columns but id and processed_on, in a stable order. */
