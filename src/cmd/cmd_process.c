@@ -3,12 +3,15 @@
  * fresh run database, run the processor on it and report what it did.  The
  * figures cover the ETL alone: server start and cloning are not timed.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <unistd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "etl/exitcodes.h"
@@ -29,6 +32,8 @@ static const char help[] =
     "every --batch-size submissions with their bookkeeping.  Quiet on success with -q.\n\n"
     "Options:\n"
     "  --json                  print the summary as one JSON object on stdout\n"
+    "  --jobs N                scenario: split the submissions into N disjoint parts\n"
+    "                          loaded at once over N connections (default 1)\n"
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
     "  --batch-size N          in place: submissions per transaction (default 10000)\n"
     "  --max-rejects N         in place: stop (exit 8) after more than N rejects\n"
@@ -109,7 +114,7 @@ static int number_option(const char *name, const char *text, unsigned long long 
 }
 
 typedef struct inplace_opts {
-    const char *target, *batch, *max_rejects, *statement_timeout, *lock_timeout;
+    const char *target, *batch, *max_rejects, *statement_timeout, *lock_timeout, *jobs;
     bool dry_run, json;
 } inplace_opts;
 
@@ -190,6 +195,101 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
     return ETL_EXIT_OK;
 }
 
+/* One pipeline on its own pair of connections to the run database. */
+static int run_one(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db,
+                   etl_run_stats *st, etl_error *err)
+{
+    etl_db *source = NULL;
+    etl_db *target = NULL;
+    /* Separate connections: the extractor's cursor and the loader's COPY cannot share one. */
+    int rc = etl_db_open(&source, conninfo, db, pcfg->log, err);
+    if (rc == ETL_OK)
+        rc = etl_db_open(&target, conninfo, db, pcfg->log, err);
+    if (rc == ETL_OK)
+        rc = etl_pipeline_run(pcfg, source, target, st, err);
+    etl_db_close(source);
+    etl_db_close(target);
+    return rc;
+}
+
+/* What a --jobs worker tells its parent through a pipe. */
+typedef struct job_report {
+    int rc;
+    etl_run_stats st;
+    etl_error err;
+} job_report;
+
+/*
+ * --jobs N: N worker processes, each running the pipeline on the
+ * submissions whose id's last byte is k modulo N, on its own connections.
+ * The parts are disjoint and cover everything, so the events are those of
+ * one job.  Each worker commits its own part; elapsed is the wall time of
+ * the slowest, memory the sum of the workers' peaks.
+ */
+static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db, int jobs,
+                    etl_run_stats *st, etl_error *err)
+{
+    pid_t pids[64];
+    int fds[64];
+    int started = 0;
+    int rc = ETL_OK;
+    long long t0 = etl_now_us();
+    fflush(NULL);
+    for (int k = 0; k < jobs && rc == ETL_OK; k++) {
+        int fd[2];
+        if (pipe(fd) != 0)
+            return etl_error_set(err, ETL_ERR_IO, "--jobs: pipe: %s", strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0) {
+            close(fd[0]);
+            close(fd[1]);
+            rc = etl_error_set(err, ETL_ERR_IO, "--jobs: fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            close(fd[0]);
+            char filter[96];
+            snprintf(filter, sizeof(filter), "get_byte(uuid_send(s.id), 15) %% %d = %d", jobs, k);
+            etl_pipeline_cfg mine = *pcfg;
+            mine.source_filter = filter;
+            job_report rep;
+            memset(&rep, 0, sizeof(rep));
+            etl_error_clear(&rep.err);
+            rep.rc = run_one(&mine, conninfo, db, &rep.st, &rep.err);
+            ssize_t w = write(fd[1], &rep, sizeof(rep));
+            _exit(w == (ssize_t)sizeof(rep) ? 0 : 1); /* not exit(): the server is the parent's */
+        }
+        close(fd[1]);
+        pids[started] = pid;
+        fds[started++] = fd[0];
+    }
+    memset(st, 0, sizeof(*st));
+    for (int k = 0; k < started; k++) {
+        job_report rep;
+        ssize_t got = read(fds[k], &rep, sizeof(rep));
+        close(fds[k]);
+        int status = 0;
+        while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
+            ;
+        if (got != (ssize_t)sizeof(rep)) {
+            if (rc == ETL_OK)
+                rc = etl_error_set(err, ETL_ERR_IO, "--jobs: worker %d of %d died", k + 1, jobs);
+            continue;
+        }
+        if (rep.rc != ETL_OK && rc == ETL_OK) {
+            *err = rep.err;
+            rc = etl_error_wrap(err, "worker %d of %d", k + 1, jobs);
+        }
+        st->submissions += rep.st.submissions;
+        st->rejected += rep.st.rejected;
+        st->events += rep.st.events;
+        st->batches += rep.st.batches;
+        st->peak_rss_kib += rep.st.peak_rss_kib;
+    }
+    st->elapsed_us = etl_now_us() - t0;
+    return rc;
+}
+
 int cmd_process(int argc, char **argv, etl_cli *cli)
 {
     inplace_opts o;
@@ -201,6 +301,7 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                                {"dry-run", &o.dry_run, NULL},
                                {"statement-timeout", NULL, &o.statement_timeout},
                                {"lock-timeout", NULL, &o.lock_timeout},
+                               {"jobs", NULL, &o.jobs},
                                {NULL, NULL, NULL}};
     int parsed = cli_parse_options(argc, argv, cli, "process", help, opts, false);
     if (parsed != CLI_PARSED)
@@ -212,6 +313,9 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                              "process: with one argument (PROCESSOR) etl processes a database in "
                              "place and needs --db CONNINFO; for a scenario give SCENARIO "
                              "PROCESSOR");
+        if (o.jobs)
+            return cli_usage("process", "process: --jobs is for scenario runs; an in-place run "
+                                        "is one transaction stream with its own lock");
         return process_in_place(cli, argv[optind], &o);
     }
     if (argc - optind != 2)
@@ -225,6 +329,9 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                                     "PROCESSOR), not scenarios");
     const char *scenario = argv[optind];
     const char *processor = argv[optind + 1];
+    unsigned long long jobs = 1;
+    if (number_option("jobs", o.jobs, 64, &jobs) != ETL_OK)
+        return ETL_EXIT_USAGE;
 
     etl_error err;
     etl_error_clear(&err);
@@ -232,8 +339,6 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
     const etl_scenario_cfg *sc = NULL;
     const etl_processor_cfg *p = NULL;
     etl_session session = {0};
-    etl_db *source = NULL;
-    etl_db *target = NULL;
     etl_run_stats st;
     memset(&st, 0, sizeof(st));
     char tpl[256];
@@ -255,10 +360,6 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                            scenario, scenario);
     if (rc == ETL_OK && (rc = cli_drop_db(&session, run, &err)) == ETL_OK)
         rc = cli_create_db(&session, run, tpl, scenario, &err);
-    /* Separate connections: the extractor's cursor and the loader's COPY cannot share one. */
-    if (rc == ETL_OK &&
-        (rc = etl_db_open(&source, session.conninfo, run, &cli->log, &err)) == ETL_OK)
-        rc = etl_db_open(&target, session.conninfo, run, &cli->log, &err);
     if (rc == ETL_OK) {
         char processed_on[64];
         etl_utc_now(processed_on, sizeof(processed_on));
@@ -266,14 +367,13 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         etl_pipeline_cfg pcfg = {.proc = p,
                                  .processed_on = processed_on,
                                  .max_rejects = SIZE_MAX,
-                                 .empty_target = true,
+                                 .empty_target = jobs == 1,
                                  .log = &cli->log};
-        rc = etl_pipeline_run(&pcfg, source, target, &st, &err);
+        rc = jobs == 1 ? run_one(&pcfg, session.conninfo, run, &st, &err)
+                       : run_jobs(&pcfg, session.conninfo, run, (int)jobs, &st, &err);
         if (rc != ETL_OK)
             etl_error_wrap(&err, "process %s %s", scenario, processor);
     }
-    etl_db_close(source);
-    etl_db_close(target);
     cli_session_close(&session);
     if (rc == ETL_OK && (json || cli->log.verbosity >= 0))
         print_summary(scenario, p, &st, run, json);

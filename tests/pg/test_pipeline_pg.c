@@ -229,6 +229,30 @@ static void test_odd_sizes_agree(void **state)
     free(want);
 }
 
+/* --jobs N splits the submissions into N disjoint parts: the same events as one job. */
+static void test_jobs_agree(void **state)
+{
+    (void)state;
+    long want_events = 0;
+    char *want = process_and_dump("medium", "copy", &want_events);
+    static const char *const cases[][2] = {{"copy", "3"}, {"chunked", "2"}, {"in-db", "4"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *args[] = {"--db",   server.conninfo, "process", "medium", cases[i][0],
+                              "--jobs", cases[i][1],     "--json",  NULL};
+        etl_run run;
+        etl_ok(args, &run);
+        assert_int_equal((long)etl_test_json_number(run.out.data, "events"), want_events);
+        etl_db *conn = etl_test_connect(&server, "etl_run_medium");
+        char *got = etl_test_query_text(conn, dump_sql);
+        if (strcmp(got, want) != 0)
+            fail_msg("%s --jobs %s wrote different events than copy", cases[i][0], cases[i][1]);
+        free(got);
+        etl_db_close(conn);
+        etl_run_release(&run);
+    }
+    free(want);
+}
+
 /*
  * etl bench runs every processor and both raw-copy references on small, all
  * of them load the events `etl process` loads, and none is left out.
@@ -314,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_processors_agree_medium),
         cmocka_unit_test(test_fixtures_load_as_written),
         cmocka_unit_test(test_odd_sizes_agree),
+        cmocka_unit_test(test_jobs_agree),
         cmocka_unit_test(test_bench_agrees),
         cmocka_unit_test(test_bench_fails_on_different_events),
         cmocka_unit_test(test_generate_is_deterministic),
