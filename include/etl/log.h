@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct etl_log {
     int verbosity;  /* -1 quiet, 0 normal, 1 and up -v */
@@ -32,5 +33,8 @@ void etl_utc_now(char *out, size_t cap);
 
 /* Monotonic clock in microseconds. */
 long long etl_now_us(void);
+
+/* Write s as a JSON string literal (quotes, escapes) to out: the one JSON writer of etl. */
+void etl_json_fput(FILE *out, const char *s);
 
 #endif

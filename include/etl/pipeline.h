@@ -44,7 +44,8 @@ typedef struct etl_reject_rec {
 typedef struct etl_batch_log {
     size_t submissions; /* in this batch, accepted and rejected */
     size_t events;      /* written in this batch */
-    etl_buf ids;        /* every submission id of the batch as a uuid[] literal: {a,b,...} */
+    etl_buf ids;        /* with before_commit: every submission id of the batch as a uuid[]
+                           literal {a,b,...}; empty otherwise */
     etl_reject_rec *rejects;
     size_t nrejects;
     size_t cap; /* rejects allocated */

@@ -4,6 +4,7 @@
  * throughput per processor on the left, memory over time on the right.
  */
 #include "bench.h"
+#include "etl/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -101,37 +102,23 @@ void bench_print_table(FILE *f, const bench_result *r)
     }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 void bench_print_json(FILE *f, const bench_result *r)
 {
     fprintf(f, "{\"scenario\":");
-    json_str(f, r->scenario);
+    etl_json_fput(f, r->scenario);
     fprintf(f, ",\"runs\":%d,\"jobs\":%d,\"events\":%lld,\"checksum\":", r->runs_asked, r->jobs,
             r->events);
-    json_str(f, r->checksum);
+    etl_json_fput(f, r->checksum);
     fprintf(f, ",\"reference\":");
     if (r->reference)
-        json_str(f, r->reference);
+        etl_json_fput(f, r->reference);
     else
         fprintf(f, "null");
     fprintf(f, ",\"reference_events_per_s\":%.1f,\"results\":[", r->reference_rate);
     for (size_t i = 0; i < r->n; i++) {
         const bench_entry *e = &r->entries[i];
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_str(f, e->name);
+        etl_json_fput(f, e->name);
         fprintf(f, ",\"reference\":%s,\"runs\":%d", e->reference ? "true" : "false", e->runs);
         if (e->runs)
             fprintf(f,
@@ -139,7 +126,7 @@ void bench_print_json(FILE *f, const bench_result *r)
                     "\"ratio\":%.4f",
                     e->median_s, e->events_per_s, e->median_rss_kib, e->ratio);
         fprintf(f, ",\"note\":");
-        json_str(f, e->note);
+        etl_json_fput(f, e->note);
         fprintf(f, "}");
     }
     fprintf(f, "]}\n");

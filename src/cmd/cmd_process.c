@@ -57,20 +57,6 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void print_summary(const char *scenario, const etl_processor_cfg *p, const etl_run_stats *st,
                           const char *db, bool json)
 {
@@ -78,15 +64,15 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
     double rate = secs > 0 ? (double)st->events / secs : 0;
     if (json) {
         printf("{\"scenario\":");
-        json_string(scenario);
+        etl_json_fput(stdout, scenario);
         printf(",\"processor\":");
-        json_string(p->name);
+        etl_json_fput(stdout, p->name);
         printf(",\"extractor\":");
-        json_string(p->extractor);
+        etl_json_fput(stdout, p->extractor);
         printf(",\"loader\":");
-        json_string(p->loader);
+        etl_json_fput(stdout, p->loader);
         printf(",\"database\":");
-        json_string(db);
+        etl_json_fput(stdout, db);
         printf(",\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,\"elapsed_s\":%.6f,"
                "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",
                st->submissions, st->events, st->rejected, secs, rate, st->peak_rss_kib);
@@ -167,7 +153,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         double rate = secs > 0 ? (double)st->events / secs : 0;
         if (o->json) {
             printf("{\"mode\":\"in-place\",\"processor\":");
-            json_string(p->name);
+            etl_json_fput(stdout, p->name);
             printf(",\"run_id\":%lld,\"dry_run\":%s,\"backlog\":%zu,\"submissions\":%zu,"
                    "\"events\":%zu,\"rejected\":%zu,\"batches\":%zu,\"elapsed_s\":%.6f,"
                    "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",

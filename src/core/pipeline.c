@@ -82,10 +82,15 @@ static void batch_log_release(etl_batch_log *b)
     etl_buf_release(&b->ids);
 }
 
-/* Note one submission of the batch (copied: the extractor batch is only borrowed). */
-static int batch_log_add(etl_batch_log *b, const char *id, const etl_error *why)
+/*
+ * Note one submission of the batch (copied: the extractor batch is only
+ * borrowed).  Ids are only kept when a before_commit hook will read them:
+ * a scenario run is one batch, and its ids would grow with the data.
+ */
+static int batch_log_add(etl_batch_log *b, bool keep_id, const char *id, const etl_error *why)
 {
-    if (etl_buf_puts(&b->ids, b->ids.len ? "," : "{") != ETL_OK || etl_buf_puts(&b->ids, id))
+    if (keep_id &&
+        (etl_buf_puts(&b->ids, b->ids.len ? "," : "{") != ETL_OK || etl_buf_puts(&b->ids, id)))
         return ETL_ERR_NOMEM;
     b->submissions++;
     if (!why)
@@ -187,7 +192,7 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
         if (r->shown++ < REJECTS_SHOWN)
             etl_log_info(cfg->log, "submission %s rejected (%s): %s", s->id,
                          why.reason ? why.reason : "invalid", why.msg);
-        if (batch_log_add(&r->batch, s->id, &why) != ETL_OK)
+        if (batch_log_add(&r->batch, cfg->before_commit != NULL, s->id, &why) != ETL_OK)
             return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
         if (r->stats->rejected + r->batch.nrejects > cfg->max_rejects)
             return etl_error_set(err, ETL_ERR_REJECTS,
@@ -200,7 +205,7 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
         *err = why;
         return etl_error_wrap(err, "submission %s", s->id);
     }
-    if (batch_log_add(&r->batch, s->id, NULL) != ETL_OK)
+    if (batch_log_add(&r->batch, cfg->before_commit != NULL, s->id, NULL) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     if (r->events.count >= PIPELINE_MAX_EVENTS)
         return write_events(r, err);

@@ -6,7 +6,9 @@
  */
 #include "etl/db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,18 @@ struct etl_db {
     long long pending_t0;
     PGresult *stash; /* its result, if a synchronous call had to read it first */
     bool stashed;
+    size_t copy_pending; /* COPY bytes queued in libpq since it last sent everything */
 };
+
+/*
+ * During COPY FROM the connection is non-blocking: libpq queues what etl
+ * hands it and sends what the socket takes, so etl goes on formatting the
+ * next rows while the server ingests (a blocking send would stall etl until
+ * the server had drained all but one socket buffer, and then leave the
+ * server idle while etl formats the next piece).  At most this much waits
+ * in libpq's buffer; past it etl waits for the server.
+ */
+#define COPY_MAX_PENDING ((size_t)1 << 20)
 
 struct etl_result {
     PGresult *res;
@@ -194,6 +207,22 @@ static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
     return code;
 }
 
+/* A query's PGresult checked and wrapped for the caller, or freed with the error. */
+static int to_result(etl_db *db, PGresult *res, etl_result **out, etl_error *err)
+{
+    int rc = check(db, res, PGRES_TUPLES_OK, err);
+    if (rc != ETL_OK)
+        return rc;
+    etl_result *r = malloc(sizeof(*r));
+    if (!r) {
+        PQclear(res);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    r->res = res;
+    *out = r;
+    return ETL_OK;
+}
+
 /*
  * Read the result of a query still in flight so the connection is free for
  * another statement; etl_db_wait_query hands it over later.  Every
@@ -241,17 +270,7 @@ int etl_db_wait_query(etl_db *db, etl_result **out, etl_error *err)
     PGresult *res = db->stash;
     db->stash = NULL;
     db->stashed = false;
-    int rc = check(db, res, PGRES_TUPLES_OK, err);
-    if (rc != ETL_OK)
-        return rc;
-    etl_result *r = malloc(sizeof(*r));
-    if (!r) {
-        PQclear(res);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    r->res = res;
-    *out = r;
-    return ETL_OK;
+    return to_result(db, res, out, err);
 }
 
 int etl_db_exec(etl_db *db, const char *sql, etl_error *err)
@@ -288,17 +307,7 @@ int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *pa
     long long t0 = etl_now_us();
     PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     log_sql(db, sql, t0, nparams);
-    int rc = check(db, res, PGRES_TUPLES_OK, err);
-    if (rc != ETL_OK)
-        return rc;
-    etl_result *r = malloc(sizeof(*r));
-    if (!r) {
-        PQclear(res);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    r->res = res;
-    *out = r;
-    return ETL_OK;
+    return to_result(db, res, out, err);
 }
 
 int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, etl_error *err)
@@ -349,9 +358,47 @@ int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
     PGresult *res = PQexec(db->conn, sql);
     log_sql(db, sql, t0, 0);
     int rc = check(db, res, PGRES_COPY_IN, err);
-    if (rc == ETL_OK)
+    if (rc == ETL_OK) {
         PQclear(res);
+        db->copy_pending = 0;
+        PQsetnonblocking(db->conn, 1);
+    }
     return rc;
+}
+
+static int copy_failed(etl_db *db, const char *what, etl_error *err)
+{
+    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+    set_from_text(err, code, what, PQerrorMessage(db->conn));
+    return code;
+}
+
+/* Wait until the socket takes more, reading whatever the server says meanwhile. */
+static int copy_wait(etl_db *db, etl_error *err)
+{
+    struct pollfd p = {.fd = PQsocket(db->conn), .events = POLLOUT | POLLIN, .revents = 0};
+    if (poll(&p, 1, -1) < 0 && errno != EINTR)
+        return etl_error_set(err, ETL_ERR_IO, "COPY: poll: %s", strerror(errno));
+    if ((p.revents & POLLIN) && !PQconsumeInput(db->conn))
+        return copy_failed(db, "COPY data could not be sent", err);
+    return ETL_OK;
+}
+
+/* Send what libpq holds: all of it, or enough to be under COPY_MAX_PENDING. */
+static int copy_send(etl_db *db, bool all, etl_error *err)
+{
+    for (;;) {
+        int r = PQflush(db->conn);
+        if (r < 0)
+            return copy_failed(db, "COPY data could not be sent", err);
+        if (r == 0)
+            db->copy_pending = 0;
+        if (r == 0 || (!all && db->copy_pending < COPY_MAX_PENDING))
+            return ETL_OK;
+        int rc = copy_wait(db, err);
+        if (rc != ETL_OK)
+            return rc;
+    }
 }
 
 int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
@@ -359,12 +406,19 @@ int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
     /* libpq takes int lengths: feed very large pieces in slices. */
     while (len > 0) {
         int n = len > (1U << 30) ? (1 << 30) : (int)len;
-        if (PQputCopyData(db->conn, data, n) != 1) {
-            set_from_text(err, ETL_ERR_DB, "COPY data could not be sent", PQerrorMessage(db->conn));
-            return ETL_ERR_DB;
-        }
+        int r = PQputCopyData(db->conn, data, n);
+        if (r < 0)
+            return copy_failed(db, "COPY data could not be sent", err);
+        int rc = r == 0 ? copy_wait(db, err) : ETL_OK; /* 0: libpq is full; retry */
+        if (rc != ETL_OK)
+            return rc;
+        if (r == 0)
+            continue;
         data += n;
         len -= (size_t)n;
+        db->copy_pending += (size_t)n;
+        if ((rc = copy_send(db, false, err)) != ETL_OK)
+            return rc;
     }
     return ETL_OK;
 }
@@ -372,11 +426,16 @@ int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
 int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err)
 {
     long long t0 = etl_now_us();
-    if (PQputCopyEnd(db->conn, abort_reason) != 1) {
-        set_from_text(err, ETL_ERR_DB, "COPY could not be ended", PQerrorMessage(db->conn));
-        return ETL_ERR_DB;
-    }
-    int rc = drain_results(db, ETL_OK, err);
+    int r;
+    int rc = ETL_OK;
+    while (rc == ETL_OK && (r = PQputCopyEnd(db->conn, abort_reason)) != 1)
+        rc = r < 0 ? copy_failed(db, "COPY could not be ended", err) : copy_wait(db, err);
+    if (rc == ETL_OK)
+        rc = copy_send(db, true, err);
+    PQsetnonblocking(db->conn, 0);
+    if (rc != ETL_OK)
+        return rc;
+    rc = drain_results(db, ETL_OK, err);
     log_sql(db, abort_reason ? "COPY aborted" : "COPY end", t0, 0);
     if (abort_reason && rc != ETL_OK)
         return ETL_OK; /* the error is the abort we asked for */

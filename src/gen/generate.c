@@ -18,7 +18,7 @@
 #include "../gen/prng.h"
 #include "banned.h"
 
-#define COPY_FLUSH_BYTES ((size_t)1024 * 1024)
+#define COPY_FLUSH_BYTES ((size_t)64 * 1024)
 #define BASE_EPOCH 1767225600LL /* 2026-01-01 00:00:00 UTC */
 #define SPAN_SECONDS (180LL * 86400LL)
 

@@ -17,7 +17,7 @@
 #include "banned.h"
 
 /* Big enough to amortise a send, small enough to stay in cache. */
-#define FLUSH_BYTES ((size_t)256 * 1024)
+#define FLUSH_BYTES ((size_t)64 * 1024)
 
 typedef struct copy_state {
     etl_db *db;

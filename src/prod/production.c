@@ -298,20 +298,6 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     return rc;
 }
 
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(out, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(out, "\\u%04x", *c);
-        else
-            fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 int etl_prod_status(const char *source, const char *target, bool json, FILE *out,
                     const etl_log *log, etl_error *err)
 {
@@ -346,23 +332,23 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
         fprintf(out, "{\"backlog\":%zu,\"runs\":[", p.backlog);
         for (int i = 0; i < etl_result_rows(runs); i++) {
             fprintf(out, "%s{\"id\":%s,\"processor\":", i ? "," : "", etl_result_get(runs, i, 0));
-            json_str(out, etl_result_get(runs, i, 1));
+            etl_json_fput(out, etl_result_get(runs, i, 1));
             fputs(",\"started\":", out);
-            json_str(out, etl_result_get(runs, i, 2));
+            etl_json_fput(out, etl_result_get(runs, i, 2));
             fputs(",\"finished\":", out);
-            json_str(out, etl_result_get(runs, i, 3));
+            etl_json_fput(out, etl_result_get(runs, i, 3));
             fputs(",\"status\":", out);
-            json_str(out, etl_result_get(runs, i, 4));
+            etl_json_fput(out, etl_result_get(runs, i, 4));
             fprintf(out, ",\"submissions\":%s,\"events\":%s,\"rejects\":%s,\"error\":",
                     etl_result_get(runs, i, 5), etl_result_get(runs, i, 6),
                     etl_result_get(runs, i, 7));
-            json_str(out, etl_result_get(runs, i, 8));
+            etl_json_fput(out, etl_result_get(runs, i, 8));
             fputc('}', out);
         }
         fputs("],\"rejects\":{", out);
         for (int i = 0; i < etl_result_rows(rejects); i++) {
             fputs(i ? "," : "", out);
-            json_str(out, etl_result_get(rejects, i, 0));
+            etl_json_fput(out, etl_result_get(rejects, i, 0));
             fprintf(out, ":%s", etl_result_get(rejects, i, 1));
         }
         fputs("}}\n", out);

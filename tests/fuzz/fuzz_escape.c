@@ -3,7 +3,8 @@
  * round-trip: unescaping what etl_buf_put_copy_text wrote gives back the
  * input, and the escaped form has no raw tab, newline or carriage return;
  * a quoted identifier reads back as the name.  Also the JSON string decoder
- * on the input taken as a string literal.
+ * on the input taken as a string literal, and the binary COPY encoders of
+ * timestamps and uuids (accepted input lands in range and in 16 bytes).
  */
 #include <assert.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "etl/buf.h"
+#include "etl/copybin.h"
 #include "etl/db.h"
 #include "etl/flatten.h"
 
@@ -46,6 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *name = malloc(idlen + 1);
     memcpy(name, s, idlen);
     name[idlen] = '\0';
+    int64_t us = 0;
+    if (etl_parse_timestamptz(name, &us) == 0) /* years 1..9999, offsets under 16 h */
+        assert(us >= -63082281600LL * 1000000 - 16LL * 3600 * 1000000 &&
+               us < 252455616000LL * 1000000 + 16LL * 3600 * 1000000);
+    etl_buf u = ETL_BUF_INIT;
+    if (etl_copybin_uuid(&u, name) == ETL_OK)
+        assert(u.len == 20 && idlen == 36);
+    etl_buf_release(&u);
     etl_buf q = ETL_BUF_INIT;
     if (etl_db_quote_ident(&q, name) == ETL_OK) {
         assert(q.len >= 2 && q.data[0] == '"' && q.data[q.len - 1] == '"');
