@@ -438,7 +438,8 @@ static int compare_baseline(const bench_result *res, const char *file, double to
     int worse = 0;
     double base_events = cJSON_GetNumberValue(cJSON_GetObjectItem(base, "events"));
     const char *base_sum = cJSON_GetStringValue(cJSON_GetObjectItem(base, "checksum"));
-    if ((long long)base_events != res->events || !base_sum || strcmp(base_sum, res->checksum)) {
+    if ((long long)base_events != res->events || !base_sum ||
+        strcmp(base_sum, res->checksum) != 0) {
         fprintf(out, "baseline: events differ: %lld (checksum %s) now, %.0f (checksum %s) in %s\n",
                 res->events, res->checksum, base_events, base_sum ? base_sum : "?", file);
         worse++;
@@ -450,7 +451,7 @@ static int compare_baseline(const bench_result *res, const char *file, double to
         {
             const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
             const cJSON *ratio = cJSON_GetObjectItem(item, "ratio");
-            if (e->reference || !e->runs || !name || strcmp(name, e->name) ||
+            if (e->reference || !e->runs || !name || strcmp(name, e->name) != 0 ||
                 !cJSON_IsNumber(ratio))
                 continue;
             double was = cJSON_GetNumberValue(ratio);
@@ -525,7 +526,7 @@ static int parse_numbers(const bench_opts *o, unsigned long long *runs, unsigned
     if (o->runs && etl_parse_ull(o->runs, 1, BENCH_MAX_RUNS, runs) != 0)
         return cli_usage("bench", "--runs: '%s' is not a whole number from 1 to %d", o->runs,
                          BENCH_MAX_RUNS);
-    if (o->budget && etl_parse_ull(o->budget, 1, 86400 * 7, budget) != 0)
+    if (o->budget && etl_parse_ull(o->budget, 1, 86400ULL * 7, budget) != 0)
         return cli_usage("bench", "--budget: '%s' is not a number of seconds from 1 to 604800",
                          o->budget);
     if (o->tolerance && etl_parse_ull(o->tolerance, 0, 100, tol) != 0)
