@@ -26,6 +26,8 @@ void etl_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Resident set size now and at its peak, in KiB (0 if unknown). */
 long etl_mem_current_kib(void);
+/* Resident memory of process pid (0: this one), 0 if it cannot be read. */
+long etl_mem_rss_kib_of(int pid);
 long etl_mem_peak_kib(void);
 
 /* Now as timestamptz text in UTC with microseconds ("2026-01-01 00:00:00.000000+00"). */

@@ -83,23 +83,6 @@ static void series_add(bench_series *s, long ms, long kib)
     s->n++;
 }
 
-static long rss_of(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    char line[128] = "";
-    const char *got = fgets(line, sizeof(line), f);
-    fclose(f);
-    if (!got)
-        return -1;
-    char *end = NULL;
-    (void)strtol(line, &end, 10);
-    return strtol(end, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /*
  * Run `etl --db CONNINFO -q process SCENARIO PROCESSOR --json` as a child,
  * collect its stdout, sample its memory into mem (if not NULL), and stop it
@@ -159,7 +142,7 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
                 open = false;
         }
         long ms = (long)((etl_now_us() - t0) / 1000);
-        long kib = rss_of(pid);
+        long kib = etl_mem_rss_kib_of((int)pid);
         if (mem && kib > 0)
             series_add(mem, ms, kib);
         if (!*timed_out && (double)ms / 1000.0 > limit_s) {
@@ -521,7 +504,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 static int parse_numbers(const bench_opts *o, unsigned long long *runs, unsigned long long *budget,
-                         unsigned long long *tol)
+                         unsigned long long *tol, unsigned long long *jobs)
 {
     if (o->runs && etl_parse_ull(o->runs, 1, BENCH_MAX_RUNS, runs) != 0)
         return cli_usage("bench", "--runs: '%s' is not a whole number from 1 to %d", o->runs,
@@ -532,8 +515,7 @@ static int parse_numbers(const bench_opts *o, unsigned long long *runs, unsigned
     if (o->tolerance && etl_parse_ull(o->tolerance, 0, 100, tol) != 0)
         return cli_usage("bench", "--tolerance: '%s' is not a percentage from 0 to 100",
                          o->tolerance);
-    unsigned long long jobs = 1;
-    if (o->jobs && etl_parse_ull(o->jobs, 1, 64, &jobs) != 0)
+    if (o->jobs && etl_parse_ull(o->jobs, 1, 64, jobs) != 0)
         return cli_usage("bench", "--jobs: '%s' is not a whole number from 1 to 64", o->jobs);
     return ETL_OK;
 }
@@ -554,7 +536,8 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
     unsigned long long runs = 3;
     unsigned long long budget = 300;
     unsigned long long tol = 20;
-    if (parse_numbers(&o, &runs, &budget, &tol) != ETL_OK)
+    unsigned long long jobs = 1;
+    if (parse_numbers(&o, &runs, &budget, &tol, &jobs) != ETL_OK)
         return ETL_EXIT_USAGE;
 
     bench_ctx b;
@@ -573,7 +556,7 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
     memset(&res, 0, sizeof(res));
     res.scenario = b.scenario;
     res.runs_asked = (int)runs;
-    res.jobs = o.jobs ? atoi(o.jobs) : 1; // NOLINT(cert-err34-c): validated by parse_numbers
+    res.jobs = (int)jobs;
     etl_error err;
     etl_error_clear(&err);
     etl_config *config = NULL;

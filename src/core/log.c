@@ -53,8 +53,16 @@ void etl_log_error(const char *fmt, ...)
 
 long etl_mem_current_kib(void)
 {
+    return etl_mem_rss_kib_of(0);
+}
+
+long etl_mem_rss_kib_of(int pid)
+{
     /* statm's second field is resident pages; cheap enough to read per batch. */
-    FILE *f = fopen("/proc/self/statm", "r");
+    char path[64] = "/proc/self/statm";
+    if (pid > 0)
+        snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     char line[128] = "";

@@ -223,6 +223,14 @@ static int to_result(etl_db *db, PGresult *res, etl_result **out, etl_error *err
     return ETL_OK;
 }
 
+/* The connection could not take a statement or data: libpq says why. */
+static int conn_failed(etl_db *db, const char *what, etl_error *err)
+{
+    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+    set_from_text(err, code, what, PQerrorMessage(db->conn));
+    return code;
+}
+
 /*
  * Read the result of a query still in flight so the connection is free for
  * another statement; etl_db_wait_query hands it over later.  Every
@@ -252,11 +260,8 @@ int etl_db_send_query(etl_db *db, const char *sql, etl_error *err)
     if (db->stashed)
         return etl_error_set(err, ETL_ERR_USAGE, "internal: a query result was never collected");
     db->pending_t0 = etl_now_us();
-    if (!PQsendQuery(db->conn, sql)) {
-        int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
-        set_from_text(err, code, "cannot send a statement", PQerrorMessage(db->conn));
-        return code;
-    }
+    if (!PQsendQuery(db->conn, sql))
+        return conn_failed(db, "cannot send a statement", err);
     db->pending_sql = sql;
     return ETL_OK;
 }
@@ -366,13 +371,6 @@ int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
     return rc;
 }
 
-static int copy_failed(etl_db *db, const char *what, etl_error *err)
-{
-    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
-    set_from_text(err, code, what, PQerrorMessage(db->conn));
-    return code;
-}
-
 /* Wait until the socket takes more, reading whatever the server says meanwhile. */
 static int copy_wait(etl_db *db, etl_error *err)
 {
@@ -380,7 +378,7 @@ static int copy_wait(etl_db *db, etl_error *err)
     if (poll(&p, 1, -1) < 0 && errno != EINTR)
         return etl_error_set(err, ETL_ERR_IO, "COPY: poll: %s", strerror(errno));
     if ((p.revents & POLLIN) && !PQconsumeInput(db->conn))
-        return copy_failed(db, "COPY data could not be sent", err);
+        return conn_failed(db, "COPY data could not be sent", err);
     return ETL_OK;
 }
 
@@ -390,7 +388,7 @@ static int copy_send(etl_db *db, bool all, etl_error *err)
     for (;;) {
         int r = PQflush(db->conn);
         if (r < 0)
-            return copy_failed(db, "COPY data could not be sent", err);
+            return conn_failed(db, "COPY data could not be sent", err);
         if (r == 0)
             db->copy_pending = 0;
         if (r == 0 || (!all && db->copy_pending < COPY_MAX_PENDING))
@@ -408,7 +406,7 @@ int etl_db_copy_put(etl_db *db, const char *data, size_t len, etl_error *err)
         int n = len > (1U << 30) ? (1 << 30) : (int)len;
         int r = PQputCopyData(db->conn, data, n);
         if (r < 0)
-            return copy_failed(db, "COPY data could not be sent", err);
+            return conn_failed(db, "COPY data could not be sent", err);
         int rc = r == 0 ? copy_wait(db, err) : ETL_OK; /* 0: libpq is full; retry */
         if (rc != ETL_OK)
             return rc;
@@ -429,7 +427,7 @@ int etl_db_copy_end(etl_db *db, const char *abort_reason, etl_error *err)
     int r;
     int rc = ETL_OK;
     while (rc == ETL_OK && (r = PQputCopyEnd(db->conn, abort_reason)) != 1)
-        rc = r < 0 ? copy_failed(db, "COPY could not be ended", err) : copy_wait(db, err);
+        rc = r < 0 ? conn_failed(db, "COPY could not be ended", err) : copy_wait(db, err);
     if (rc == ETL_OK)
         rc = copy_send(db, true, err);
     PQsetnonblocking(db->conn, 0);
