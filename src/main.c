@@ -27,7 +27,9 @@ static const command commands[] = {
     {"psql", cmd_psql, "open psql on a scenario's database"},
     {"clean", cmd_clean, "drop scenario databases, or everything etl created"},
     {"init", cmd_init, "production: create the dwh tables in a real database"},
-    {"status", cmd_status, "production: backlog, last runs and rejects"},
+    {"status", cmd_status, "production: queue or backlog, last runs and rejects"},
+    {"verify", cmd_verify, "production: compare the warehouse with a full recomputation"},
+    {"reprocess", cmd_reprocess, "production: have the next run derive submissions again"},
 };
 
 static void usage(FILE *out)

@@ -16,7 +16,8 @@ enum {
     ETL_EXIT_LOCKED = 6,      /* another run holds the target's lock: nothing was done */
     ETL_EXIT_INTERRUPTED = 7, /* SIGINT/SIGTERM: the open batch was rolled back */
     ETL_EXIT_TOO_MANY_REJECTS = 8, /* over --max-rejects: the open batch was rolled back */
-    ETL_EXIT_REGRESSION = 9        /* bench: worse than --baseline, or different events */
+    ETL_EXIT_REGRESSION = 9,       /* bench: worse than --baseline, or different events */
+    ETL_EXIT_DIFFERENT = 10        /* verify: the warehouse differs from the source */
 };
 
 /* Map a negative ETL_ERR_* code to its exit status. */

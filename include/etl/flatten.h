@@ -23,6 +23,7 @@
 #define ETL_REJECT_TOO_LARGE "too_large"                 /* more than max_bytes of responses */
 #define ETL_REJECT_UNUSABLE_SCHEMA "unusable_schema"     /* the form's schema cannot be read */
 #define ETL_REJECT_UNKNOWN_FORM "unknown_form"           /* the form does not exist */
+#define ETL_REJECT_UNKNOWN_USER "unknown_user"           /* the user does not exist */
 #define ETL_REJECT_UNSTORABLE_STRING "unstorable_string" /* \u0000 or a lone surrogate */
 #define ETL_REJECT_TYPE_MISMATCH "type_mismatch"         /* JSON type contradicts answerType */
 

@@ -19,6 +19,7 @@
 
 typedef struct etl_loader_cfg {
     size_t batch_rows; /* events per statement (`chunked`), per COPY buffer flush (`copy`) */
+    const char *table; /* where events go (trusted SQL text); NULL: dwh.response_events */
     const volatile sig_atomic_t *stop; /* when set, stop within the current write */
     const etl_log *log;
 } etl_loader_cfg;

@@ -64,8 +64,17 @@ typedef struct etl_pipeline_cfg {
      * that with wal_level=minimal PostgreSQL writes the new rows without WAL.
      */
     bool empty_target;
+    /* The table events go to (trusted SQL text); NULL: dwh.response_events. */
+    const char *table;
     const volatile sig_atomic_t *stop; /* set by a signal handler: stop at the next submission */
     const etl_log *log;
+    /*
+     * Optional: run right after each target transaction's BEGIN, before the
+     * extractor reads anything (the first transaction is begun before the
+     * extractor opens), so that locks taken here are held before the source
+     * is read: in-place runs lock the submissions they are about to replace.
+     */
+    int (*after_begin)(void *ctx, etl_db *target, etl_error *err);
     /* Optional: record the batch in the open target transaction, just before COMMIT. */
     int (*before_commit)(void *ctx, etl_db *target, const etl_batch_log *batch, etl_error *err);
     /* Optional: told how far the run is, after every extractor batch. */

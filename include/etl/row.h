@@ -14,12 +14,12 @@
 
 /* One row of app.submissions, with its form and user columns resolved. */
 typedef struct etl_submission {
-    const char *id;      /* uuid text */
-    const char *form_id; /* uuid text */
-    const char *form_name;
+    const char *id;             /* uuid text */
+    const char *form_id;        /* uuid text */
+    const char *form_name;      /* NULL: no such form (the submission is rejected, unknown_form) */
     const char *form_schema;    /* JSON text, or NULL: the transformer fetches it on a cache miss */
     const char *user_id;        /* uuid text */
-    const char *user_full_name; /* given name, space, family name */
+    const char *user_full_name; /* given name, space, family name; NULL: no such user */
     const char *created;        /* timestamptz text as PostgreSQL printed it */
     const char *responses;      /* JSON text, NUL-terminated */
     size_t responses_len;       /* bytes */

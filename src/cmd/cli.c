@@ -39,7 +39,7 @@ static const struct option global_longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
 };
 #define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
-#define MAX_OWN 8
+#define MAX_OWN 16
 #define OWN_BASE 2000
 
 const struct option *cli_global_longopts(size_t *n)

@@ -105,5 +105,7 @@ int cmd_clean(int argc, char **argv, etl_cli *cli);
 int cmd_init(int argc, char **argv, etl_cli *cli);
 int cmd_status(int argc, char **argv, etl_cli *cli);
 int cmd_bench(int argc, char **argv, etl_cli *cli);
+int cmd_verify(int argc, char **argv, etl_cli *cli);
+int cmd_reprocess(int argc, char **argv, etl_cli *cli);
 
 #endif

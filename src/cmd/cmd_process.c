@@ -27,22 +27,28 @@ static const char help[] =
     "(etl_run_SCENARIO), run PROCESSOR on it, and print submissions read, rejected,\n"
     "events written, elapsed seconds of the ETL itself, events per second and peak\n"
     "memory (RSS).  `etl list` shows the scenarios and processors.\n\n"
-    "In-place mode (production, for cron; see docs/cron.md): process every\n"
-    "submission of the --db database not processed yet, exactly once, committing\n"
-    "every --batch-size submissions with their bookkeeping.  Quiet on success with -q.\n\n"
+    "In-place mode (production, for cron; see docs/cron.md): bring the warehouse up\n"
+    "to date with the --db database.  With change capture (etl init), derive again\n"
+    "every submission queued since the last run (new, edited, deleted, or of a changed\n"
+    "form or user), replacing its events; several runs may share the queue.  Without\n"
+    "(etl init --no-capture), load the submissions not processed yet, one run at a time.\n"
+    "Commits every --batch-size submissions with their bookkeeping.  Quiet on success\n"
+    "with -q.\n\n"
     "Options:\n"
     "  --json                  print the summary as one JSON object on stdout\n"
     "  --jobs N                scenario: split the submissions into N disjoint parts\n"
     "                          loaded at once over N connections (default 1)\n"
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
-    "  --batch-size N          in place: submissions per transaction (default 10000)\n"
+    "  --batch-size N          in place: queued changes (without capture: submissions)\n"
+    "                          per transaction (default 10000)\n"
     "  --max-rejects N         in place: stop (exit 8) after more than N rejects\n"
     "  --dry-run               in place: do everything, then roll it all back\n"
     "  --statement-timeout MS  in place: PostgreSQL statement_timeout\n"
     "  --lock-timeout MS       in place: PostgreSQL lock_timeout\n"
     "  -h, --help              this help\n\n"
     "Exit status: 0 done; 5 done but some submissions were rejected; 6 another run\n"
-    "holds the lock; 7 interrupted; 8 too many rejects; see docs/cli.md for all.\n\n";
+    "holds the lock (without capture); 7 interrupted; 8 too many rejects; see\n"
+    "docs/cli.md for all.\n\n";
 
 /*
  * Set by SIGINT/SIGTERM during an in-place run and read by the pipeline
@@ -154,17 +160,19 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         if (o->json) {
             printf("{\"mode\":\"in-place\",\"processor\":");
             etl_json_fput(stdout, p->name);
-            printf(",\"run_id\":%lld,\"dry_run\":%s,\"backlog\":%zu,\"submissions\":%zu,"
+            printf(",\"run_id\":%lld,\"dry_run\":%s,\"capture\":%s,\"backlog\":%zu,\"submissions\":"
+                   "%zu,"
                    "\"events\":%zu,\"rejected\":%zu,\"batches\":%zu,\"elapsed_s\":%.6f,"
                    "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",
-                   res.run_id, o->dry_run ? "true" : "false", res.backlog, st->submissions,
-                   st->events, st->rejected, st->batches, secs, rate, st->peak_rss_kib);
+                   res.run_id, o->dry_run ? "true" : "false", res.capture ? "true" : "false",
+                   res.backlog, st->submissions, st->events, st->rejected, st->batches, secs, rate,
+                   st->peak_rss_kib);
         } else if (rc == ETL_OK) {
-            printf("%s run %lld of %s: %zu of %zu waiting submissions, %zu rejected, %zu events "
+            printf("%s run %lld of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
                    "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
                    o->dry_run ? "dry" : "in-place", res.run_id, p->name, st->submissions,
-                   res.backlog, st->rejected, st->events, st->batches, secs, rate,
-                   (double)st->peak_rss_kib / 1024.0);
+                   res.backlog, res.capture ? "queued changes" : "waiting", st->rejected,
+                   st->events, st->batches, secs, rate, (double)st->peak_rss_kib / 1024.0);
             if (o->dry_run)
                 printf("dry run: everything was rolled back, nothing was recorded\n");
         }
@@ -300,8 +308,9 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                              "place and needs --db CONNINFO; for a scenario give SCENARIO "
                              "PROCESSOR");
         if (o.jobs)
-            return cli_usage("process", "process: --jobs is for scenario runs; an in-place run "
-                                        "is one transaction stream with its own lock");
+            return cli_usage("process", "process: --jobs is for scenario runs; in place, start "
+                                        "several runs instead: with change capture they share "
+                                        "the queue");
         return process_in_place(cli, argv[optind], &o);
     }
     if (argc - optind != 2)

@@ -136,6 +136,9 @@ static int batch_open(run *r, etl_error *err)
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start a load transaction");
     r->open = 1;
+    if (r->cfg->after_begin &&
+        (rc = r->cfg->after_begin(r->cfg->hook_ctx, r->target, err)) != ETL_OK)
+        return rc;
     return r->ld.ops->begin(r->ld.state, err);
 }
 
@@ -280,16 +283,18 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
                                 .max_bytes = p->max_bytes,
                                 .fetch = fetch_schema,
                                 .fetch_ctx = source};
-    etl_loader_cfg lcfg = {.batch_rows = p->load_batch, .stop = cfg->stop, .log = cfg->log};
+    etl_loader_cfg lcfg = {
+        .batch_rows = p->load_batch, .table = cfg->table, .stop = cfg->stop, .log = cfg->log};
     if ((rc = xe->ctor(&ex, &xcfg, source, err)) != ETL_OK ||
         (rc = te->ctor(&tr, &tcfg, err)) != ETL_OK ||
         (rc = le->ctor(&r.ld, &lcfg, target, err)) != ETL_OK)
         goto out;
+    /* The target transaction first: see after_begin in pipeline.h. */
+    if ((rc = batch_open(&r, err)) != ETL_OK)
+        goto out;
     if ((rc = ex.ops->open(ex.state, err)) != ETL_OK)
         goto out;
     debug_mem(cfg->log, "extractor open", 0);
-    if ((rc = batch_open(&r, err)) != ETL_OK)
-        goto out;
 
     etl_submission_batch batch;
     while ((rc = ex.ops->next(ex.state, &batch, err)) == ETL_OK) {

@@ -1,5 +1,7 @@
 /*
- * The `joined` extractor: one query that joins users and forms, the whole
+ * The `joined` extractor: one query that joins users and forms (outer joins:
+ * a submission whose user or form is missing still comes out, to be
+ * rejected rather than silently left behind), the whole
  * result held in memory, lent out in slices.  Cheap in round trips, but its
  * memory grows with the table: it is the eager-loading step of the lesson,
  * not the end of it (see `chunked`).  Form schemas are not joined in: the
@@ -18,8 +20,8 @@ int etl_extract_joined_query(etl_buf *out, const char *filter)
     if (etl_buf_puts(out, "SELECT s.id, s.form_id, f.name, s.user_id, "
                           "u.given_name || ' ' || u.family_name, s.date_created, s.responses "
                           "FROM app.submissions s "
-                          "JOIN app.forms f ON f.id = s.form_id "
-                          "JOIN app.users u ON u.id = s.user_id ") != ETL_OK ||
+                          "LEFT JOIN app.forms f ON f.id = s.form_id "
+                          "LEFT JOIN app.users u ON u.id = s.user_id ") != ETL_OK ||
         (filter && etl_buf_printf(out, "WHERE %s ", filter) != ETL_OK) ||
         etl_buf_puts(out, "ORDER BY s.date_created, s.id") != ETL_OK)
         return ETL_ERR_NOMEM;
@@ -30,10 +32,10 @@ void etl_extract_joined_row(const etl_result *res, int r, etl_submission *s)
 {
     s->id = etl_result_get(res, r, 0);
     s->form_id = etl_result_get(res, r, 1);
-    s->form_name = etl_result_get(res, r, 2);
+    s->form_name = etl_result_is_null(res, r, 2) ? NULL : etl_result_get(res, r, 2);
     s->form_schema = NULL;
     s->user_id = etl_result_get(res, r, 3);
-    s->user_full_name = etl_result_get(res, r, 4);
+    s->user_full_name = etl_result_is_null(res, r, 4) ? NULL : etl_result_get(res, r, 4);
     s->created = etl_result_get(res, r, 5);
     s->responses = etl_result_get(res, r, 6);
     s->responses_len = etl_result_len(res, r, 6);

@@ -16,7 +16,7 @@
 /* One loaded user or form; strings owned. */
 typedef struct object {
     char *id;
-    char *name;   /* form name or user full name */
+    char *name;   /* form name or user full name; NULL: no such row */
     char *schema; /* forms only */
 } object;
 
@@ -102,7 +102,11 @@ static void map_release(identity_map *m)
     memset(m, 0, sizeof(*m));
 }
 
-/* Load one user or form by id (the lazy relationship access), or find it loaded. */
+/*
+ * Load one user or form by id (the lazy relationship access), or find it
+ * loaded.  One that does not exist is remembered with a NULL name, and the
+ * transformer rejects its submissions (unknown_user, unknown_form).
+ */
 static int load_object(naive_state *st, identity_map *m, const char *sql, const char *kind,
                        const char *id, object **out, etl_error *err)
 {
@@ -114,19 +118,16 @@ static int load_object(naive_state *st, identity_map *m, const char *sql, const 
     int rc = etl_db_query(st->db, sql, 1, params, &r, err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot load %s %s", kind, id);
-    if (etl_result_rows(r) != 1) {
-        etl_result_free(r);
-        return etl_error_set(err, ETL_ERR_DB, "%s %s does not exist", kind, id);
-    }
+    bool found = etl_result_rows(r) == 1;
     object *o = calloc(1, sizeof(*o));
     if (o) {
         o->id = strdup(id);
-        o->name = strdup(etl_result_get(r, 0, 0));
-        if (etl_result_cols(r) > 1)
+        o->name = found ? strdup(etl_result_get(r, 0, 0)) : NULL;
+        if (found && etl_result_cols(r) > 1)
             o->schema = strdup(etl_result_get(r, 0, 1));
     }
     etl_result_free(r);
-    if (!o || !o->id || !o->name || map_add(m, o) != ETL_OK) {
+    if (!o || !o->id || (found && !o->name) || map_add(m, o) != ETL_OK) {
         if (o) {
             free(o->id);
             free(o->name);

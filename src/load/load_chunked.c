@@ -16,6 +16,7 @@
 
 typedef struct chunked_state {
     etl_db *db;
+    const char *table;   /* borrowed from the cfg */
     size_t rows;         /* events per full statement */
     const char **params; /* rows * 11 */
     etl_buf sql;         /* scratch for the remainder statement */
@@ -27,7 +28,7 @@ static int chunked_begin(void *state, etl_error *err)
     chunked_state *st = state;
     if (st->prepared)
         return ETL_OK;
-    if (etl_load_insert_sql(&st->sql, st->rows) != ETL_OK)
+    if (etl_load_insert_sql(&st->sql, st->table, st->rows) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     int rc = etl_db_prepare(st->db, "etl_insert_chunk", st->sql.data,
                             (int)(st->rows * ETL_EVENT_NCOLS), err);
@@ -48,7 +49,7 @@ static int chunked_write(void *state, const etl_event_batch *b, etl_error *err)
         if (n == st->rows) {
             rc = etl_db_exec_prepared(st->db, "etl_insert_chunk", nparams, st->params, err);
         } else {
-            if (etl_load_insert_sql(&st->sql, n) != ETL_OK)
+            if (etl_load_insert_sql(&st->sql, st->table, n) != ETL_OK)
                 return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
             rc = etl_db_exec_params(st->db, st->sql.data, nparams, st->params, err);
         }
@@ -73,6 +74,8 @@ static void chunked_destroy(void *state)
     chunked_state *st = state;
     if (!st)
         return;
+    if (st->prepared)
+        etl_load_deallocate(st->db, "etl_insert_chunk");
     free(st->params);
     etl_buf_release(&st->sql);
     free(st);
@@ -101,6 +104,7 @@ int etl_loader_chunked_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *d
     if (!st)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     st->db = db;
+    st->table = etl_load_table(cfg);
     st->rows = rows;
     st->params = calloc(rows * ETL_EVENT_NCOLS, sizeof(*st->params));
     if (!st->params) {

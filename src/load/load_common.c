@@ -29,11 +29,24 @@ int etl_load_check_stop(const volatile sig_atomic_t *stop, etl_error *err)
     return ETL_OK;
 }
 
-int etl_load_insert_sql(etl_buf *out, size_t rows)
+const char *etl_load_table(const etl_loader_cfg *cfg)
+{
+    return cfg->table ? cfg->table : "dwh.response_events";
+}
+
+void etl_load_deallocate(etl_db *db, const char *name)
+{
+    etl_buf sql = ETL_BUF_INIT;
+    etl_error ignored;
+    if (etl_buf_printf(&sql, "DEALLOCATE %s", name) == ETL_OK)
+        etl_db_exec(db, sql.data, &ignored);
+    etl_buf_release(&sql);
+}
+
+int etl_load_insert_sql(etl_buf *out, const char *table, size_t rows)
 {
     etl_buf_reset(out);
-    if (etl_buf_puts(out, "INSERT INTO dwh.response_events (" ETL_EVENT_COLUMNS ") VALUES ") !=
-        ETL_OK)
+    if (etl_buf_printf(out, "INSERT INTO %s (" ETL_EVENT_COLUMNS ") VALUES ", table) != ETL_OK)
         return ETL_ERR_NOMEM;
     size_t p = 1;
     for (size_t r = 0; r < rows; r++) {

@@ -21,6 +21,7 @@
 
 typedef struct copy_state {
     etl_db *db;
+    const char *table; /* borrowed from the cfg */
     bool binary;
     etl_buf out;    /* formatted rows not yet sent */
     etl_buf prefix; /* escaped common columns of `prefix_sub` */
@@ -32,11 +33,12 @@ static int copy_begin(void *state, etl_error *err)
 {
     copy_state *st = state;
     etl_buf_reset(&st->out);
-    int rc = etl_db_copy_begin(
-        st->db,
-        st->binary ? "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN (FORMAT binary)"
-                   : "COPY dwh.response_events (" ETL_EVENT_COLUMNS ") FROM STDIN",
-        err);
+    etl_buf sql = ETL_BUF_INIT;
+    if (etl_buf_printf(&sql, "COPY %s (" ETL_EVENT_COLUMNS ") FROM STDIN%s", st->table,
+                       st->binary ? " (FORMAT binary)" : "") != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    int rc = etl_db_copy_begin(st->db, sql.data, err);
+    etl_buf_release(&sql);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start COPY");
     st->in_copy = 1;
@@ -214,7 +216,8 @@ static const etl_loader_ops copy_text_ops = {
     .destroy = copy_destroy,
 };
 
-static int copy_new(etl_loader *out, etl_db *db, bool binary, etl_error *err)
+static int copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, bool binary,
+                    etl_error *err)
 {
     out->ops = binary ? &copy_ops : &copy_text_ops;
     out->state = NULL;
@@ -222,6 +225,7 @@ static int copy_new(etl_loader *out, etl_db *db, bool binary, etl_error *err)
     if (!st)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     st->db = db;
+    st->table = etl_load_table(cfg);
     st->binary = binary;
     out->state = st;
     return ETL_OK;
@@ -229,12 +233,10 @@ static int copy_new(etl_loader *out, etl_db *db, bool binary, etl_error *err)
 
 int etl_loader_copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
-    (void)cfg;
-    return copy_new(out, db, true, err);
+    return copy_new(out, cfg, db, true, err);
 }
 
 int etl_loader_copy_text_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
-    (void)cfg;
-    return copy_new(out, db, false, err);
+    return copy_new(out, cfg, db, false, err);
 }

@@ -13,6 +13,7 @@
 
 typedef struct single_state {
     etl_db *db;
+    const char *table; /* borrowed from the cfg */
     const volatile sig_atomic_t *stop;
     int prepared; /* prepared statements live as long as the connection */
 } single_state;
@@ -23,7 +24,7 @@ static int single_begin(void *state, etl_error *err)
     if (st->prepared)
         return ETL_OK;
     etl_buf sql = ETL_BUF_INIT;
-    if (etl_load_insert_sql(&sql, 1) != ETL_OK)
+    if (etl_load_insert_sql(&sql, st->table, 1) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     int rc = etl_db_prepare(st->db, "etl_insert_one", sql.data, ETL_EVENT_NCOLS, err);
     etl_buf_release(&sql);
@@ -57,7 +58,10 @@ static int single_end(void *state, bool commit, etl_error *err)
 
 static void single_destroy(void *state)
 {
-    free(state);
+    single_state *st = state;
+    if (st && st->prepared)
+        etl_load_deallocate(st->db, "etl_insert_one");
+    free(st);
 }
 
 static const etl_loader_ops single_ops = {
@@ -78,6 +82,7 @@ int etl_loader_flush_single_new(etl_loader *out, const etl_loader_cfg *cfg, etl_
     if (!st)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     st->db = db;
+    st->table = etl_load_table(cfg);
     st->stop = cfg->stop;
     out->state = st;
     return ETL_OK;

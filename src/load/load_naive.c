@@ -18,6 +18,7 @@ typedef struct kept_event {
 
 typedef struct naive_state {
     etl_db *db;
+    const char *table; /* borrowed from the cfg */
     const volatile sig_atomic_t *stop;
     kept_event *events;
     size_t count; /* events */
@@ -31,7 +32,7 @@ static int naive_begin(void *state, etl_error *err)
     naive_state *st = state;
     st->count = 0;
     etl_buf_reset(&st->strings);
-    if (etl_load_insert_sql(&st->sql, 1) != ETL_OK)
+    if (etl_load_insert_sql(&st->sql, st->table, 1) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     return ETL_OK;
 }
@@ -122,6 +123,7 @@ int etl_loader_naive_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db,
     if (!st)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     st->db = db;
+    st->table = etl_load_table(cfg);
     st->stop = cfg->stop;
     out->state = st;
     return ETL_OK;

@@ -1,63 +1,67 @@
 /*
  * Production mode (see include/etl/production.h and docs/cron.md).
  *
- * Exactly once: a run reads the submissions that have no row in
- * dwh.etl_processed, and every batch inserts its submissions' rows there in
- * the transaction that loads their events (or records their rejects).  A
- * crash loses only the open batch, which the next run reads again.  This
- * does not depend on creation times or commit order, so a submission that
- * commits late, with an old date_created, is still read exactly once.
- * (A watermark on date_created would miss it; one on transaction ids is
- * fragile across wraparound and freezing.)
+ * With change capture a run is a loop of batches.  Each batch:
+ *   1. claims up to --batch-size queued submissions on the source (FOR
+ *      UPDATE SKIP LOCKED, in a transaction kept open on its own
+ *      connection, so concurrent runs take disjoint rows);
+ *   2. begins the target transaction and upserts the claimed ids' ledger
+ *      rows: row locks, held until commit, that make every other worker
+ *      touching one of these submissions wait;
+ *   3. only then reads the submissions (a snapshot taken after the lock, so
+ *      of two workers on one submission the later committer read the later
+ *      data), deletes their old events and rejects, loads the new ones,
+ *      drops the ledger rows of submissions that no longer exist, commits;
+ *   4. deletes exactly the claimed queue rows and commits the claim.
+ * A crash between 3 and 4 leaves the queue rows, and the next run replaces
+ * the same submissions again: a harmless redo, never a loss.  A change
+ * committed after step 1 has a queue row of its own that step 4 does not
+ * delete.  The claim only spreads the work; the guard is the target's row
+ * locks, which die with their transaction: a lost claim connection fails
+ * the run at step 4, and its rows are simply done again.
  *
- * The extractor never anti-joins against dwh.etl_processed itself: the run
- * inserts into that table while the cursor reads, and its own new rows,
- * though invisible to the cursor's snapshot, would still be scanned by every
- * probe (quadratic on a first run, when the table has no statistics).  So
- * the ledger is first copied into an analysed temporary table on the source
- * connection, static for the run: with INSERT ... SELECT when it lives in the
- * same database, streamed (COPY out of the target into COPY into the source,
- * bounded memory) when --target is another database.
+ * Without capture a run reads the submissions that have no ledger row and
+ * inserts those rows in each batch's transaction; one run at a time, by an
+ * advisory lock on the target connection itself, so losing the lock means
+ * losing the connection that loads, which fails the run.
  */
 #include "etl/production.h"
 #include "etl/db.h"
 #include "etl/generate.h"
+#include "prod.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "banned.h"
 
-/* pg_try_advisory_lock key: "etl" in ASCII.  One run per target database. */
+/* pg_try_advisory_lock key: "etl" in ASCII.  One ledger-scan run per target database. */
 #define LOCK_KEY "7628140"
-
-static const char temp_filter[] = "NOT EXISTS (SELECT 1 FROM pg_temp.etl_done d WHERE d.id = s.id)";
+/* Advisory lock class held by every live run on its own id: how others tell it is alive. */
+#define RUN_LOCK "7628141, (id % 2147483647)::int"
 
 typedef struct prod {
     const etl_prod_cfg *cfg;
-    etl_db *ctl; /* target: lock holder and run record */
-    etl_db *src; /* source: the extractor's */
-    etl_db *tgt; /* target: the loader's */
+    const char *target;
+    etl_db *src;   /* source: the extractor's */
+    etl_db *claim; /* source: holds the claimed queue rows (capture) */
+    etl_db *tgt;   /* target: loads, ledger, run record, run lock */
+    bool capture;
+    bool cross; /* the target is another database */
     long long run_id;
     char run_id_text[32];
     size_t backlog;
+    etl_run_stats done; /* committed batches of earlier claims */
+    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
+    char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
+    char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
     int progress_shown;
 } prod;
 
-static int open_db(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err)
-{
-    int rc = etl_db_open(out, conninfo, NULL, cfg->log, err);
-    if (rc == ETL_OK)
-        rc = etl_db_set_timeouts(*out, cfg->statement_timeout_ms, cfg->lock_timeout_ms, err);
-    return rc;
-}
-
-/* The first cell of a one-row query, copied into out. */
-static int query_value(etl_db *db, const char *sql, int nparams, const char *const *params,
-                       char *out, size_t cap, etl_error *err)
+int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
+                   size_t cap, etl_error *err)
 {
     etl_result *r = NULL;
     int rc = etl_db_query(db, sql, nparams, params, &r, err);
@@ -69,11 +73,19 @@ static int query_value(etl_db *db, const char *sql, int nparams, const char *con
     return ETL_OK;
 }
 
-static int ensure_initialised(etl_db *ctl, etl_error *err)
+static int open_db(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err)
+{
+    int rc = etl_db_open(out, conninfo, NULL, cfg->log, err);
+    if (rc == ETL_OK)
+        rc = etl_db_set_timeouts(*out, cfg->statement_timeout_ms, cfg->lock_timeout_ms, err);
+    return rc;
+}
+
+static int ensure_initialised(etl_db *tgt, etl_error *err)
 {
     char ok[8];
-    int rc = query_value(ctl, "SELECT to_regclass('dwh.etl_processed') IS NOT NULL", 0, NULL, ok,
-                         sizeof(ok), err);
+    int rc = etl_prod_value(tgt, "SELECT to_regclass('dwh.etl_processed') IS NOT NULL", 0, NULL, ok,
+                            sizeof(ok), err);
     if (rc == ETL_OK && strcmp(ok, "t") != 0)
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "the target has no etl tables yet; run `etl init --db CONNINFO` "
@@ -81,72 +93,19 @@ static int ensure_initialised(etl_db *ctl, etl_error *err)
     return rc;
 }
 
-int etl_prod_init(const char *source, const char *target, const etl_log *log, etl_error *err)
+/* Which mode the source is in; an incomplete capture is an error, never a silent gap. */
+static int capture_mode(etl_db *src, bool *capture, etl_error *err)
 {
-    etl_db *src = NULL;
-    etl_db *tgt = NULL;
-    int rc = etl_db_open(&src, source, NULL, log, err);
-    char ok[8];
-    if (rc == ETL_OK)
-        rc = query_value(src, "SELECT to_regclass('app.submissions') IS NOT NULL", 0, NULL, ok,
-                         sizeof(ok), err);
-    if (rc == ETL_OK && strcmp(ok, "t") != 0)
+    etl_capture_state state;
+    int rc = etl_capture_state_of(src, &state, err);
+    if (rc == ETL_OK && state == ETL_CAPTURE_INCOMPLETE)
         rc = etl_error_set(err, ETL_ERR_USAGE,
-                           "the source database has no app.submissions table: is --db the "
-                           "application's database?");
-    if (rc == ETL_OK && target)
-        rc = etl_db_open(&tgt, target, NULL, log, err);
-    if (rc == ETL_OK)
-        rc = etl_db_exec(tgt ? tgt : src, etl_schema_dwh_sql, err);
-    if (rc != ETL_OK && err->code == ETL_ERR_DB)
-        etl_error_wrap(err, "cannot create the dwh tables");
-    etl_db_close(src);
-    etl_db_close(tgt);
+                           "change capture on the source is incomplete (a trigger on app."
+                           "submissions, app.forms or app.users is missing or disabled), so "
+                           "changes may have been missed; run `etl init` again, then `etl "
+                           "verify --repair`");
+    *capture = state == ETL_CAPTURE_ON;
     return rc;
-}
-
-static int take_lock(prod *p, etl_error *err)
-{
-    char got[8];
-    int rc = query_value(p->ctl, "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0, NULL, got,
-                         sizeof(got), err);
-    if (rc == ETL_OK && strcmp(got, "t") != 0)
-        rc = etl_error_set(err, ETL_ERR_LOCKED,
-                           "another etl run is in progress on this target; nothing was done");
-    return rc;
-}
-
-static int start_run(prod *p, etl_error *err)
-{
-    /* We hold the lock: any run still marked running died without saying so. */
-    int rc = etl_db_exec(p->ctl,
-                         "UPDATE dwh.etl_runs SET status = 'abandoned', finished = now(), "
-                         "error = 'ended without finishing: killed, or its connection was lost; "
-                         "its open batch was rolled back' WHERE status = 'running'",
-                         err);
-    snprintf(p->run_id_text, sizeof(p->run_id_text), "0"); /* dry runs record no run */
-    if (rc != ETL_OK || p->cfg->dry_run)
-        return rc;
-    const char *params[1] = {p->cfg->proc->name};
-    rc = query_value(p->ctl,
-                     "INSERT INTO dwh.etl_runs (processor, status) VALUES ($1, 'running') "
-                     "RETURNING id",
-                     1, params, p->run_id_text, sizeof(p->run_id_text), err);
-    p->run_id = rc == ETL_OK ? strtoll(p->run_id_text, NULL, 10) : 0;
-    return rc;
-}
-
-static void finish_run(prod *p, const char *status, const char *error)
-{
-    if (!p->run_id || !p->ctl)
-        return;
-    const char *params[3] = {status, error, p->run_id_text};
-    etl_error ignored;
-    /* If the connection is gone, the next run marks this one abandoned. */
-    etl_db_exec_params(p->ctl,
-                       "UPDATE dwh.etl_runs SET finished = now(), status = $1, error = $2 "
-                       "WHERE id = $3",
-                       3, params, &ignored);
 }
 
 static int sink_to_source(void *ctx, const char *data, size_t len, etl_error *err)
@@ -154,55 +113,143 @@ static int sink_to_source(void *ctx, const char *data, size_t len, etl_error *er
     return etl_db_copy_put(ctx, data, len, err);
 }
 
-/* The ledger as it is now, in a temp table beside the submissions (see the top). */
-static int copy_ledger(prod *p, bool cross, etl_error *err)
+int etl_prod_copy_ledger(etl_db *src, etl_db *ledger, bool cross, etl_error *err)
 {
-    int rc = etl_db_exec(p->src,
+    int rc = etl_db_exec(src,
                          "CREATE TEMP TABLE IF NOT EXISTS etl_done (id uuid PRIMARY KEY); "
                          "TRUNCATE etl_done",
                          err);
     if (rc == ETL_OK && !cross)
-        rc = etl_db_exec(p->src,
-                         "INSERT INTO pg_temp.etl_done SELECT submission_id FROM dwh.etl_processed",
-                         err);
+        rc = etl_db_exec(
+            src, "INSERT INTO pg_temp.etl_done SELECT submission_id FROM dwh.etl_processed", err);
     if (rc == ETL_OK && cross) {
-        rc = etl_db_copy_begin(p->src, "COPY pg_temp.etl_done FROM STDIN", err);
+        rc = etl_db_copy_begin(src, "COPY pg_temp.etl_done FROM STDIN", err);
         if (rc == ETL_OK) {
-            rc = etl_db_copy_out(p->ctl, "COPY dwh.etl_processed (submission_id) TO STDOUT",
-                                 sink_to_source, p->src, err);
+            rc = etl_db_copy_out(ledger, "COPY dwh.etl_processed (submission_id) TO STDOUT",
+                                 sink_to_source, src, err);
             etl_error ignored;
-            int end = etl_db_copy_end(p->src, rc == ETL_OK ? NULL : "ledger copy failed",
+            int end = etl_db_copy_end(src, rc == ETL_OK ? NULL : "ledger copy failed",
                                       rc == ETL_OK ? err : &ignored);
             if (rc == ETL_OK)
                 rc = end;
         }
     }
     if (rc == ETL_OK)
-        rc = etl_db_exec(p->src, "ANALYZE pg_temp.etl_done", err);
+        rc = etl_db_exec(src, "ANALYZE pg_temp.etl_done", err);
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot list the processed submissions");
 }
 
-static int count_backlog(etl_db *src, const char *filter, size_t *out, etl_error *err)
+int etl_prod_init(const char *source, const char *target, bool capture, etl_prod_init_result *out,
+                  const etl_log *log, etl_error *err)
 {
-    etl_buf sql = ETL_BUF_INIT;
-    char n[32] = "0";
-    int rc = etl_buf_printf(&sql, "SELECT count(*) FROM app.submissions s WHERE %s", filter);
+    memset(out, 0, sizeof(*out));
+    etl_db *src = NULL;
+    etl_db *tgt = NULL;
+    int rc = etl_db_open(&src, source, NULL, log, err);
+    char ok[8];
     if (rc == ETL_OK)
-        rc = query_value(src, sql.data, 0, NULL, n, sizeof(n), err);
-    etl_buf_release(&sql);
-    *out = (size_t)strtoull(n, NULL, 10);
+        rc = etl_prod_value(src, "SELECT to_regclass('app.submissions') IS NOT NULL", 0, NULL, ok,
+                            sizeof(ok), err);
+    if (rc == ETL_OK && strcmp(ok, "t") != 0)
+        rc = etl_error_set(err, ETL_ERR_USAGE,
+                           "the source database has no app.submissions table: is --db the "
+                           "application's database?");
+    if (rc == ETL_OK && capture &&
+        (rc = etl_prod_value(src,
+                             "SELECT to_regclass('app.forms') IS NOT NULL AND "
+                             "to_regclass('app.users') IS NOT NULL",
+                             0, NULL, ok, sizeof(ok), err)) == ETL_OK &&
+        strcmp(ok, "t") != 0)
+        rc = etl_error_set(err, ETL_ERR_USAGE,
+                           "change capture needs app.forms and app.users beside "
+                           "app.submissions; the source lacks one (or use --no-capture)");
+    etl_capture_state state = ETL_CAPTURE_NONE;
+    if (rc == ETL_OK && (rc = etl_capture_state_of(src, &state, err)) == ETL_OK && !capture &&
+        state != ETL_CAPTURE_NONE)
+        rc = etl_error_set(err, ETL_ERR_USAGE,
+                           "init --no-capture: the source already has change capture, and "
+                           "runs use it; to go back to the ledger scan, drop it first with "
+                           "DROP SCHEMA etl CASCADE");
+    if (rc == ETL_OK && target)
+        rc = etl_db_open(&tgt, target, NULL, log, err);
+    if (rc == ETL_OK && (rc = etl_db_exec(tgt ? tgt : src, etl_schema_dwh_sql, err)) != ETL_OK)
+        etl_error_wrap(err, "cannot create the dwh tables");
+    if (rc == ETL_OK && capture)
+        rc = etl_capture_install(src, tgt ? tgt : src, tgt != NULL, &out->queued, &out->repaired,
+                                 err);
+    if (rc == ETL_OK && capture)
+        rc = etl_capture_indexes(src, &out->indexes, err);
+    out->capture = rc == ETL_OK && capture;
+    etl_db_close(src);
+    etl_db_close(tgt);
     return rc;
 }
 
-/* In the batch's own transaction: ledger, rejects, run counters. */
-static int record_batch(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
+/* ---- the run record ------------------------------------------------------ */
+
+/*
+ * Record the run as running, holding an advisory lock on its id for as long
+ * as the target connection lives.  A run still marked running whose lock is
+ * free has died (killed, or its connection lost): mark it abandoned.  A
+ * live one, even if it started long ago, keeps its lock and its status.
+ */
+static int start_run(prod *p, etl_error *err)
 {
-    prod *p = ctx;
-    const char *ids[2] = {b->ids.data, p->run_id_text};
-    int rc = etl_db_exec_params(tgt,
-                                "INSERT INTO dwh.etl_processed (submission_id, run_id) "
-                                "SELECT unnest($1::uuid[]), $2::bigint",
-                                2, ids, err);
+    int rc = etl_db_exec(p->tgt,
+                         "UPDATE dwh.etl_runs SET status = 'abandoned', finished = now(), "
+                         "error = 'ended without finishing: killed, or its connection was lost; "
+                         "its open batch was rolled back' WHERE status = 'running' AND "
+                         "pg_try_advisory_xact_lock(" RUN_LOCK ")",
+                         err);
+    snprintf(p->run_id_text, sizeof(p->run_id_text), "0"); /* dry runs record no run */
+    if (rc != ETL_OK || p->cfg->dry_run)
+        return rc;
+    const char *params[1] = {p->cfg->proc->name};
+    rc = etl_prod_value(p->tgt,
+                        "WITH r AS (INSERT INTO dwh.etl_runs (processor, status) VALUES ($1, "
+                        "'running') RETURNING id) SELECT id, pg_advisory_lock(" RUN_LOCK ") FROM r",
+                        1, params, p->run_id_text, sizeof(p->run_id_text), err);
+    p->run_id = rc == ETL_OK ? strtoll(p->run_id_text, NULL, 10) : 0;
+    return rc;
+}
+
+/*
+ * Set the run's end.  If the target connection is gone, a new one does it:
+ * the record must tell the truth, and a run that cannot record its end fails.
+ */
+static int finish_run(prod *p, const char *status, const char *error, etl_error *err)
+{
+    if (!p->run_id)
+        return ETL_OK;
+    static const char sql[] = "UPDATE dwh.etl_runs SET finished = now(), status = $1, error = $2 "
+                              "WHERE id = $3";
+    const char *params[3] = {status, error, p->run_id_text};
+    etl_error first;
+    if (p->tgt && etl_db_exec_params(p->tgt, sql, 3, params, &first) == ETL_OK)
+        return ETL_OK;
+    etl_db *again = NULL;
+    int rc = open_db(&again, p->target, p->cfg, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec_params(again, sql, 3, params, err);
+    etl_db_close(again);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record the end of run %lld", p->run_id);
+}
+
+static int take_lock(prod *p, etl_error *err)
+{
+    char got[8];
+    int rc = etl_prod_value(p->tgt, "SELECT pg_try_advisory_lock(" LOCK_KEY ")", 0, NULL, got,
+                            sizeof(got), err);
+    if (rc == ETL_OK && strcmp(got, "t") != 0)
+        rc = etl_error_set(err, ETL_ERR_LOCKED,
+                           "another etl run is in progress on this target; nothing was done");
+    return rc;
+}
+
+/* The batch's rejects and the run's counters, in the batch's own transaction. */
+static int record_rejects_and_counts(prod *p, etl_db *tgt, const etl_batch_log *b, etl_error *err)
+{
+    int rc = ETL_OK;
     for (size_t i = 0; rc == ETL_OK && i < b->nrejects; i++) {
         const char *params[4] = {b->rejects[i].id, p->run_id_text, b->rejects[i].reason,
                                  b->rejects[i].detail};
@@ -227,20 +274,236 @@ static int record_batch(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_erro
                                 "events = events + $2, rejects = rejects + $3 WHERE id = $4",
                                 4, params, err);
     }
+    return rc;
+}
+
+static void progress(void *ctx, const etl_run_stats *now)
+{
+    prod *p = ctx;
+    size_t subs = p->done.submissions + now->submissions;
+    size_t events = p->done.events + now->events;
+    double secs = (double)(p->done.elapsed_us + now->elapsed_us) / 1e6;
+    double rate = secs > 0 ? (double)subs / secs : 0;
+    double eta = rate > 0 && p->backlog > subs ? (double)(p->backlog - subs) / rate : 0;
+    fprintf(stderr, "\retl: %zu/%zu submissions, %zu events, %.0f events/s, ETA %dm%02ds ", subs,
+            p->backlog, events, secs > 0 ? (double)events / secs : 0, (int)eta / 60, (int)eta % 60);
+    p->progress_shown = 1;
+}
+
+static etl_pipeline_cfg pipeline_cfg(prod *p, const char *processed_on)
+{
+    const etl_prod_cfg *cfg = p->cfg;
+    return (etl_pipeline_cfg){.proc = cfg->proc,
+                              .processed_on = processed_on,
+                              .max_rejects = cfg->max_rejects,
+                              .dry_run = cfg->dry_run,
+                              .stop = cfg->stop,
+                              .log = cfg->log,
+                              .progress = cfg->progress ? progress : NULL,
+                              .hook_ctx = p};
+}
+
+/* ---- the ledger scan (no capture) ------------------------------------------ */
+
+static int record_batch_ledger(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
+{
+    prod *p = ctx;
+    const char *ids[2] = {b->ids.len ? b->ids.data : "{}", p->run_id_text};
+    int rc = etl_db_exec_params(tgt,
+                                "INSERT INTO dwh.etl_processed (submission_id, run_id) "
+                                "SELECT unnest($1::uuid[]), $2::bigint",
+                                2, ids, err);
+    if (rc == ETL_OK)
+        rc = record_rejects_and_counts(p, tgt, b, err);
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
 }
 
-static void progress(void *ctx, const etl_run_stats *s)
+static int count_backlog(etl_db *src, const char *filter, size_t *out, etl_error *err)
+{
+    etl_buf sql = ETL_BUF_INIT;
+    char n[32] = "0";
+    int rc = etl_buf_printf(&sql, "SELECT count(*) FROM app.submissions s WHERE %s", filter);
+    if (rc == ETL_OK)
+        rc = etl_prod_value(src, sql.data, 0, NULL, n, sizeof(n), err);
+    etl_buf_release(&sql);
+    *out = (size_t)strtoull(n, NULL, 10);
+    return rc;
+}
+
+/*
+ * The cursor anti-joins the ledger.  Where the ledger is in the same
+ * database it is read in place, with nested loops off: a nested loop would
+ * rescan the ledger per submission, this run's own new rows included
+ * (invisible to the cursor, but scanned), which is quadratic on a first
+ * run; a hash or merge anti-join reads it once.  Across databases it is
+ * copied once into a temporary table beside the submissions.
+ */
+static int run_ledger_scan(prod *p, const char *processed_on, etl_run_stats *stats, etl_error *err)
+{
+    const char *filter =
+        p->cross ? "NOT EXISTS (SELECT 1 FROM pg_temp.etl_done d WHERE d.id = s.id)"
+                 : "NOT EXISTS (SELECT 1 FROM dwh.etl_processed p WHERE p.submission_id = s.id)";
+    int rc = p->cross ? etl_prod_copy_ledger(p->src, p->tgt, true, err)
+                      : etl_db_exec(p->src, "SET enable_nestloop = off", err);
+    if (rc == ETL_OK)
+        rc = count_backlog(p->src, filter, &p->backlog, err);
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "cannot list the submissions to process");
+    etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
+    pcfg.source_filter = filter;
+    pcfg.commit_every = p->cfg->batch_size ? p->cfg->batch_size : ETL_DEFAULT_BATCH;
+    pcfg.before_commit = record_batch_ledger;
+    return etl_pipeline_run(&pcfg, p->src, p->tgt, stats, err);
+}
+
+/* ---- the change queue (capture) -------------------------------------------- */
+
+/*
+ * Step 1: claim queued submissions, the transaction left open on the claim
+ * connection.  *n: rows claimed (0: nothing left for this run).
+ */
+static int claim(prod *p, size_t *n, etl_error *err)
+{
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%zu",
+             p->cfg->batch_size ? p->cfg->batch_size : ETL_DEFAULT_BATCH);
+    const char *params[3] = {p->after_seq, p->max_seq, limit};
+    etl_result *r = NULL;
+    *n = 0;
+    int rc = etl_db_exec(p->claim, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = etl_db_query(p->claim,
+                          "SELECT seq, id FROM etl.queue WHERE kind = 's' AND seq > $1 AND "
+                          "seq <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED",
+                          3, params, &r, err);
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "cannot claim queued changes");
+    int rows = etl_result_rows(r);
+    etl_buf_reset(&p->ids);
+    etl_buf_reset(&p->seqs);
+    for (int i = 0; rc == ETL_OK && i < rows; i++) {
+        if (etl_buf_printf(&p->seqs, "%c%s", i ? ',' : '{', etl_result_get(r, i, 0)) != ETL_OK ||
+            etl_buf_printf(&p->ids, "%c%s", i ? ',' : '{', etl_result_get(r, i, 1)) != ETL_OK)
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    if (rc == ETL_OK && rows > 0) {
+        snprintf(p->after_seq, sizeof(p->after_seq), "%s", etl_result_get(r, rows - 1, 0));
+        if (etl_buf_putc(&p->seqs, '}') != ETL_OK || etl_buf_putc(&p->ids, '}') != ETL_OK)
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    etl_result_free(r);
+    *n = (size_t)rows;
+    return rc;
+}
+
+/* Step 2, first in the target transaction: lock the claimed submissions, clear what they had. */
+static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
 {
     prod *p = ctx;
-    double secs = (double)s->elapsed_us / 1e6;
-    double rate = secs > 0 ? (double)s->submissions / secs : 0;
-    double eta =
-        rate > 0 && p->backlog > s->submissions ? (double)(p->backlog - s->submissions) / rate : 0;
-    fprintf(stderr, "\retl: %zu/%zu submissions, %zu events, %.0f events/s, ETA %dm%02ds ",
-            s->submissions, p->backlog, s->events, secs > 0 ? (double)s->events / secs : 0,
-            (int)eta / 60, (int)eta % 60);
-    p->progress_shown = 1;
+    const char *params[2] = {p->ids.data, p->run_id_text};
+    /* In id order, so two workers with overlapping claims cannot deadlock. */
+    int rc =
+        etl_db_exec_params(tgt,
+                           "INSERT INTO dwh.etl_processed (submission_id, run_id) "
+                           "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
+                           "unnest($1::uuid[]) id) c ORDER BY id "
+                           "ON CONFLICT (submission_id) DO UPDATE SET run_id = EXCLUDED.run_id",
+                           2, params, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec_params(tgt,
+                                "DELETE FROM dwh.response_events WHERE submission_id = "
+                                "ANY($1::uuid[])",
+                                1, params, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec_params(tgt,
+                                "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
+                                1, params, err);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot lock the claimed submissions");
+}
+
+/* Step 3's end: a claimed submission the source no longer has leaves nothing behind. */
+static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
+{
+    prod *p = ctx;
+    const char *params[2] = {p->ids.data, b->ids.len ? b->ids.data : "{}"};
+    int rc = etl_db_exec_params(tgt,
+                                "DELETE FROM dwh.etl_processed WHERE submission_id = "
+                                "ANY($1::uuid[]) AND submission_id <> ALL($2::uuid[])",
+                                2, params, err);
+    if (rc == ETL_OK)
+        rc = record_rejects_and_counts(p, tgt, b, err);
+    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
+}
+
+/* Step 4: the claimed rows are done (or, for a dry run or a failed batch, given back). */
+static int release_claim(prod *p, bool done, etl_error *err)
+{
+    if (!done) {
+        etl_error ignored;
+        etl_db_exec(p->claim, "ROLLBACK", &ignored);
+        return ETL_OK;
+    }
+    const char *params[1] = {p->seqs.data};
+    int rc = etl_db_exec_params(p->claim, "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[])", 1,
+                                params, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(p->claim, "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error_wrap(err, "the batch was loaded, but its queue rows could not be removed (the "
+                            "claim connection was lost?); the next run derives those "
+                            "submissions again");
+        err->code = ETL_ERR_DB; /* a runtime failure of the run, whatever the cause */
+    }
+    return rc == ETL_OK ? rc : err->code;
+}
+
+static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, etl_error *err)
+{
+    int rc = etl_capture_expand(p->claim, err);
+    if (rc == ETL_OK)
+        rc = etl_capture_queue_stats(p->claim, &p->backlog, p->max_seq, sizeof(p->max_seq), NULL,
+                                     err);
+    snprintf(p->after_seq, sizeof(p->after_seq), "0");
+    etl_buf filter = ETL_BUF_INIT;
+    while (rc == ETL_OK) {
+        if (p->cfg->stop && *p->cfg->stop) {
+            rc = etl_error_set(err, ETL_ERR_INTERRUPTED, "interrupted between batches");
+            break;
+        }
+        size_t n = 0;
+        if ((rc = claim(p, &n, err)) != ETL_OK || n == 0) {
+            release_claim(p, false, err);
+            break;
+        }
+        etl_buf_reset(&filter);
+        if (etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", p->ids.data) != ETL_OK) {
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+            release_claim(p, false, err);
+            break;
+        }
+        etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
+        pcfg.source_filter = filter.data;
+        pcfg.commit_every = 0; /* one transaction per claim */
+        pcfg.max_rejects =
+            p->cfg->max_rejects == SIZE_MAX ? SIZE_MAX : p->cfg->max_rejects - p->done.rejected;
+        pcfg.after_begin = lock_and_clear;
+        pcfg.before_commit = record_batch_queue;
+        etl_run_stats one;
+        rc = etl_pipeline_run(&pcfg, p->src, p->tgt, &one, err);
+        int released = release_claim(p, rc == ETL_OK && !p->cfg->dry_run, err);
+        if (rc == ETL_OK) {
+            p->done.submissions += one.submissions;
+            p->done.rejected += one.rejected;
+            p->done.events += one.events;
+            p->done.batches += one.batches;
+            p->done.elapsed_us += one.elapsed_us;
+            rc = released;
+        }
+    }
+    etl_buf_release(&filter);
+    *stats = p->done;
+    stats->peak_rss_kib = etl_mem_peak_kib();
+    return rc;
 }
 
 int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
@@ -249,87 +512,97 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     prod p;
     memset(&p, 0, sizeof(p));
     p.cfg = cfg;
-    const char *target = cfg->target ? cfg->target : cfg->source;
-    const char *filter = temp_filter;
-    int rc = open_db(&p.ctl, target, cfg, err);
+    p.cross = cfg->target != NULL;
+    p.target = cfg->target ? cfg->target : cfg->source;
+    long long t0 = etl_now_us();
+    int rc = open_db(&p.tgt, p.target, cfg, err);
     if (rc == ETL_OK)
-        rc = ensure_initialised(p.ctl, err);
+        rc = ensure_initialised(p.tgt, err);
     if (rc == ETL_OK)
+        rc = open_db(&p.src, cfg->source, cfg, err);
+    if (rc == ETL_OK)
+        rc = capture_mode(p.src, &p.capture, err);
+    if (rc == ETL_OK && !p.capture)
         rc = take_lock(&p, err);
     if (rc == ETL_OK)
         rc = start_run(&p, err);
-    if (rc == ETL_OK && (rc = open_db(&p.src, cfg->source, cfg, err)) == ETL_OK)
-        rc = open_db(&p.tgt, target, cfg, err);
-    if (rc == ETL_OK)
-        rc = copy_ledger(&p, cfg->target != NULL, err);
-    if (rc == ETL_OK)
-        rc = count_backlog(p.src, filter, &p.backlog, err);
+    if (rc == ETL_OK && p.capture)
+        rc = open_db(&p.claim, cfg->source, cfg, err);
     if (rc == ETL_OK) {
         char processed_on[64];
         etl_utc_now(processed_on, sizeof(processed_on));
-        etl_pipeline_cfg pcfg = {.proc = cfg->proc,
-                                 .processed_on = processed_on,
-                                 .source_filter = filter,
-                                 .commit_every =
-                                     cfg->batch_size ? cfg->batch_size : ETL_DEFAULT_BATCH,
-                                 .max_rejects = cfg->max_rejects,
-                                 .dry_run = cfg->dry_run,
-                                 .stop = cfg->stop,
-                                 .log = cfg->log,
-                                 .before_commit = record_batch,
-                                 .progress = cfg->progress ? progress : NULL,
-                                 .hook_ctx = &p};
-        rc = etl_pipeline_run(&pcfg, p.src, p.tgt, &out->stats, err);
+        rc = p.capture ? run_queue(&p, processed_on, &out->stats, err)
+                       : run_ledger_scan(&p, processed_on, &out->stats, err);
         if (p.progress_shown)
             fputc('\n', stderr);
     }
+    out->stats.elapsed_us = etl_now_us() - t0;
     if (rc != ETL_ERR_LOCKED) {
         const char *status = rc == ETL_OK ? (out->stats.rejected ? "rejects" : "succeeded")
                              : rc == ETL_ERR_INTERRUPTED ? "interrupted"
                              : rc == ETL_ERR_REJECTS     ? "too_many_rejects"
                                                          : "failed";
-        finish_run(&p, status, rc == ETL_OK ? NULL : err->msg);
+        etl_error finish;
+        etl_error_clear(&finish);
+        if (finish_run(&p, status, rc == ETL_OK ? NULL : err->msg, &finish) != ETL_OK &&
+            rc == ETL_OK) {
+            *err = finish;
+            rc = finish.code;
+        }
     }
     out->run_id = p.run_id;
+    out->capture = p.capture;
     out->backlog = p.backlog;
-    etl_db_close(p.tgt);
+    etl_buf_release(&p.ids);
+    etl_buf_release(&p.seqs);
+    etl_db_close(p.claim); /* an open claim is rolled back: its rows go back to the queue */
     etl_db_close(p.src);
-    etl_db_close(p.ctl); /* releases the advisory lock */
+    etl_db_close(p.tgt); /* releases the advisory locks */
     return rc;
 }
+
+/* ---- status ----------------------------------------------------------------- */
 
 int etl_prod_status(const char *source, const char *target, bool json, FILE *out,
                     const etl_log *log, etl_error *err)
 {
     etl_prod_cfg cfg = {.source = source, .target = target, .log = log};
-    prod p;
-    memset(&p, 0, sizeof(p));
-    p.cfg = &cfg;
+    etl_db *tgt = NULL;
+    etl_db *src = NULL;
     etl_result *runs = NULL;
     etl_result *rejects = NULL;
-    int rc = open_db(&p.ctl, target ? target : source, &cfg, err);
+    bool capture = false;
+    size_t backlog = 0;
+    double oldest = 0;
+    int rc = open_db(&tgt, target ? target : source, &cfg, err);
     if (rc == ETL_OK)
-        rc = ensure_initialised(p.ctl, err);
+        rc = ensure_initialised(tgt, err);
     if (rc == ETL_OK)
-        rc = open_db(&p.src, source, &cfg, err);
+        rc = open_db(&src, source, &cfg, err);
     if (rc == ETL_OK)
-        rc = copy_ledger(&p, target != NULL, err);
+        rc = capture_mode(src, &capture, err);
+    if (rc == ETL_OK && capture)
+        rc = etl_capture_queue_stats(src, &backlog, NULL, 0, &oldest, err);
+    if (rc == ETL_OK && !capture) {
+        const char *filter = "NOT EXISTS (SELECT 1 FROM pg_temp.etl_done d WHERE d.id = s.id)";
+        if ((rc = etl_prod_copy_ledger(src, tgt, target != NULL, err)) == ETL_OK)
+            rc = count_backlog(src, filter, &backlog, err);
+    }
     if (rc == ETL_OK)
-        rc = count_backlog(p.src, temp_filter, &p.backlog, err);
-    if (rc == ETL_OK)
-        rc = etl_db_query(p.ctl,
+        rc = etl_db_query(tgt,
                           "SELECT id, processor, to_char(started, 'YYYY-MM-DD HH24:MI:SS'), "
                           "coalesce(to_char(finished, 'YYYY-MM-DD HH24:MI:SS'), ''), status, "
                           "submissions, events, rejects, coalesce(error, '') "
                           "FROM dwh.etl_runs ORDER BY id DESC LIMIT 10",
                           0, NULL, &runs, err);
     if (rc == ETL_OK)
-        rc = etl_db_query(p.ctl,
+        rc = etl_db_query(tgt,
                           "SELECT reason, count(*) FROM dwh.etl_rejects GROUP BY reason "
                           "ORDER BY 2 DESC, 1",
                           0, NULL, &rejects, err);
     if (rc == ETL_OK && json) {
-        fprintf(out, "{\"backlog\":%zu,\"runs\":[", p.backlog);
+        fprintf(out, "{\"capture\":%s,\"backlog\":%zu,\"oldest_queued_s\":%.3f,\"runs\":[",
+                capture ? "true" : "false", backlog, oldest);
         for (int i = 0; i < etl_result_rows(runs); i++) {
             fprintf(out, "%s{\"id\":%s,\"processor\":", i ? "," : "", etl_result_get(runs, i, 0));
             etl_json_fput(out, etl_result_get(runs, i, 1));
@@ -353,7 +626,14 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
         }
         fputs("}}\n", out);
     } else if (rc == ETL_OK) {
-        fprintf(out, "backlog: %zu submissions not yet processed\n", p.backlog);
+        if (capture)
+            fprintf(out, "queue: %zu changes waiting, the oldest for %.0f s (change capture on)\n",
+                    backlog, oldest);
+        else
+            fprintf(out,
+                    "backlog: %zu submissions not yet processed (no change capture: "
+                    "edits and deletes are not seen)\n",
+                    backlog);
         fprintf(out, "last runs:\n  %-6s %-14s %-19s %-19s %-17s %11s %10s %8s  %s\n", "id",
                 "processor", "started (UTC)", "finished", "status", "submissions", "events",
                 "rejects", "error");
@@ -370,7 +650,121 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
     }
     etl_result_free(runs);
     etl_result_free(rejects);
+    etl_db_close(src);
+    etl_db_close(tgt);
+    return rc;
+}
+
+/* ---- reprocess ---------------------------------------------------------------- */
+
+int etl_prod_forget(etl_db *tgt, const char *ids, etl_error *err)
+{
+    static const char *const forget[] = {
+        "DELETE FROM dwh.response_events WHERE submission_id = ANY($1::uuid[])",
+        "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
+        "DELETE FROM dwh.etl_processed WHERE submission_id = ANY($1::uuid[])"};
+    const char *params[1] = {ids};
+    int rc = etl_db_exec(tgt, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(tgt, "SELECT pg_advisory_xact_lock(" LOCK_KEY ")", err);
+    for (size_t i = 0; rc == ETL_OK && i < 3; i++)
+        rc = etl_db_exec_params(tgt, forget[i], 1, params, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(tgt, "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(tgt, "ROLLBACK", &ignored);
+        etl_error_wrap(err, "cannot forget the submissions to reprocess");
+    }
+    return rc;
+}
+
+/* The submission ids a reprocess names, as a uuid[] literal, from whichever side knows them. */
+static int reprocess_ids(const etl_reprocess_cfg *cfg, etl_db *src, etl_db *tgt, etl_buf *out,
+                         size_t *count, etl_error *err)
+{
+    etl_result *r = NULL;
+    int rc;
+    if (cfg->submission) {
+        const char *params[1] = {cfg->submission};
+        rc = etl_db_query(src, "SELECT $1::uuid", 1, params, &r, err);
+        if (rc != ETL_OK)
+            return etl_error_set(err, ETL_ERR_USAGE,
+                                 "--submission: '%s' is not a submission id (a uuid)",
+                                 cfg->submission);
+    } else if (cfg->form) {
+        const char *params[1] = {cfg->form};
+        char found[8];
+        rc = etl_prod_value(src, "SELECT count(*) FROM app.forms WHERE name = $1", 1, params, found,
+                            sizeof(found), err);
+        if (rc == ETL_OK && strcmp(found, "0") == 0)
+            return etl_error_set(err, ETL_ERR_USAGE, "--form: no form is named '%s' in app.forms",
+                                 cfg->form);
+        if (rc == ETL_OK)
+            rc = etl_db_query(src,
+                              "SELECT s.id FROM app.submissions s JOIN app.forms f ON "
+                              "f.id = s.form_id WHERE f.name = $1",
+                              1, params, &r, err);
+    } else if (cfg->rejected) {
+        const char *params[1] = {cfg->reason};
+        rc = etl_db_query(tgt,
+                          "SELECT submission_id FROM dwh.etl_rejects WHERE $1::text IS NULL OR "
+                          "reason = $1",
+                          1, params, &r, err);
+    } else {
+        rc = etl_db_query(src, "SELECT id FROM app.submissions ORDER BY date_created, id", 0, NULL,
+                          &r, err);
+    }
+    if (rc != ETL_OK)
+        return etl_error_wrap(err, "cannot list the submissions to reprocess");
+    int rows = etl_result_rows(r);
+    rc = etl_buf_putc(out, '{');
+    for (int i = 0; rc == ETL_OK && i < rows; i++)
+        rc = etl_buf_printf(out, "%s%s", i ? "," : "", etl_result_get(r, i, 0));
+    if (rc == ETL_OK)
+        rc = etl_buf_putc(out, '}');
+    etl_result_free(r);
+    *count = (size_t)rows;
+    return rc == ETL_OK ? rc : etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+}
+
+int etl_prod_reprocess(const etl_reprocess_cfg *cfg, size_t *count, etl_error *err)
+{
+    etl_prod_cfg pc = {.source = cfg->source, .target = cfg->target, .log = cfg->log};
+    prod p;
+    memset(&p, 0, sizeof(p));
+    p.cfg = &pc;
+    etl_buf ids = ETL_BUF_INIT;
+    *count = 0;
+    int rc = open_db(&p.tgt, cfg->target ? cfg->target : cfg->source, &pc, err);
+    if (rc == ETL_OK)
+        rc = ensure_initialised(p.tgt, err);
+    if (rc == ETL_OK)
+        rc = open_db(&p.src, cfg->source, &pc, err);
+    if (rc == ETL_OK)
+        rc = capture_mode(p.src, &p.capture, err);
+    if (rc == ETL_OK && p.capture && cfg->all) {
+        /* Everything, without listing a large table's ids in memory. */
+        char n[32] = "0";
+        rc = etl_prod_value(p.src,
+                            "WITH q AS (INSERT INTO etl.queue (kind, id) SELECT 's', id FROM "
+                            "app.submissions ORDER BY date_created, id RETURNING 1) "
+                            "SELECT count(*) FROM q",
+                            0, NULL, n, sizeof(n), err);
+        *count = (size_t)strtoull(n, NULL, 10);
+        etl_db_close(p.src);
+        etl_db_close(p.tgt);
+        return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot queue every submission");
+    }
+    if (rc == ETL_OK)
+        rc = reprocess_ids(cfg, p.src, p.tgt, &ids, count, err);
+    if (rc == ETL_OK && p.capture) {
+        rc = etl_capture_enqueue_ids(p.src, ids.data, count, err);
+    } else if (rc == ETL_OK) {
+        rc = etl_prod_forget(p.tgt, ids.data, err); /* no queue: the next scan reads them */
+    }
+    etl_buf_release(&ids);
     etl_db_close(p.src);
-    etl_db_close(p.ctl);
+    etl_db_close(p.tgt);
     return rc;
 }

@@ -80,6 +80,17 @@ static int form_map(flatten_state *st, const etl_submission *s, const etl_pathma
 static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *out, etl_error *err)
 {
     flatten_state *st = state;
+    /* A dangling reference (no foreign key, or a row deleted since) is the submission's fault. */
+    if (!s->form_name) {
+        etl_error_set(err, ETL_ERR_INPUT, "form %s does not exist", s->form_id);
+        err->reason = ETL_REJECT_UNKNOWN_FORM;
+        return ETL_ERR_INPUT;
+    }
+    if (!s->user_full_name) {
+        etl_error_set(err, ETL_ERR_INPUT, "user %s does not exist", s->user_id);
+        err->reason = ETL_REJECT_UNKNOWN_USER;
+        return ETL_ERR_INPUT;
+    }
     const etl_pathmap *map = NULL;
     int rc = form_map(st, s, &map, err);
     if (rc != ETL_OK)

@@ -63,7 +63,7 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
     const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
     expect(c, 2,
            "unknown command 'frobnicate' (valid: generate, process, bench, list, psql, clean, "
-           "init, status)");
+           "init, status, verify, reprocess)");
     const char *d[] = {"--db", server.conninfo, "process", NULL};
     expect(d, 2, "expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got 0 arguments");
     const char *d2[] = {"process", "copy", NULL};

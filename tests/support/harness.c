@@ -222,6 +222,32 @@ char *etl_test_query_text(etl_db *db, const char *sql)
     return etl_buf_detach(&out);
 }
 
+char *etl_test_conninfo_for(const etl_test_server *s, const char *dbname)
+{
+    char *pw = NULL;
+    char *c = etl_db_conninfo_for(s->conninfo, dbname, &pw);
+    assert_non_null(c);
+    free(pw);
+    return c;
+}
+
+void etl_test_exec_on(const etl_test_server *s, const char *dbname, const char *sql)
+{
+    etl_db *db = etl_test_connect(s, dbname);
+    etl_error err;
+    if (etl_db_exec(db, sql, &err) != ETL_OK)
+        fail_msg("%s\n%s", err.msg, sql);
+    etl_db_close(db);
+}
+
+char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char *sql)
+{
+    etl_db *db = etl_test_connect(s, dbname);
+    char *out = etl_test_query_text(db, sql);
+    etl_db_close(db);
+    return out;
+}
+
 char *etl_test_read(const char *path)
 {
     char *text = NULL;

@@ -61,6 +61,13 @@ etl_db *etl_test_connect(const etl_test_server *s, const char *dbname);
 /* Run a query and return all rows, one line each, cells joined by '|'; fails on error. */
 char *etl_test_query_text(etl_db *db, const char *sql);
 
+/* A connection string for database dbname on the test server (caller frees). */
+char *etl_test_conninfo_for(const etl_test_server *s, const char *dbname);
+/* Run one or more statements (no parameters, no rows) on dbname; fails the test on error. */
+void etl_test_exec_on(const etl_test_server *s, const char *dbname, const char *sql);
+/* etl_test_query_text on a connection of its own to dbname (caller frees). */
+char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char *sql);
+
 /* Read a whole file; fails the test on error. */
 char *etl_test_read(const char *path);
 

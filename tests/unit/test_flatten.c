@@ -145,6 +145,8 @@ static int walk_setup(void **state)
     etl_event_batch_init(&f->events, "2026-01-01 00:00:00+00");
     f->sub.id = "s1";
     f->sub.form_id = "f1";
+    f->sub.form_name = "Form one";
+    f->sub.user_full_name = "Ada Lovelace";
     *state = f;
     return 0;
 }
@@ -265,7 +267,11 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
     etl_event_batch b;
     etl_event_batch_init(&b, "now");
-    etl_submission good = {.id = "g", .form_id = "f1", .responses = "{\"note\": \"a\"}"};
+    etl_submission good = {.id = "g",
+                           .form_id = "f1",
+                           .form_name = "F",
+                           .user_full_name = "U",
+                           .responses = "{\"note\": \"a\"}"};
     good.responses_len = strlen(good.responses);
     assert_int_equal(t.ops->apply(t.state, &good, &b, &err), ETL_OK);
     assert_int_equal(b.count, 1);
@@ -273,6 +279,8 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     /* The first answer is fine, the second has \u0000: nothing of it may stay. */
     etl_submission bad = {.id = "b",
                           .form_id = "f1",
+                          .form_name = "F",
+                          .user_full_name = "U",
                           .responses = "{\"note\": \"ok\", \"root\": {\"seen\": \"x\\u0000\"}}"};
     bad.responses_len = strlen(bad.responses);
     etl_error_clear(&err);
@@ -280,14 +288,23 @@ static void test_flatten_stage_rejects_whole_submission(void **state)
     assert_non_null(strstr(err.msg, "root.seen"));
     assert_int_equal(b.count, 1);
     assert_int_equal(b.strings.len, len);
-    etl_submission broken = {.id = "x", .form_id = "broken", .responses = "{}", .responses_len = 2};
+    etl_submission broken = {.id = "x",
+                             .form_id = "broken",
+                             .form_name = "F",
+                             .user_full_name = "U",
+                             .responses = "{}",
+                             .responses_len = 2};
     assert_int_equal(t.ops->apply(t.state, &broken, &b, &err), ETL_ERR_INPUT);
     assert_non_null(strstr(err.msg, "unusable schema"));
     assert_int_equal(t.ops->apply(t.state, &broken, &b, &err), ETL_ERR_INPUT);
     /* One fetch per form: the unusable schema is cached as such too. */
     assert_int_equal(calls, 2);
-    etl_submission invalid = {
-        .id = "i", .form_id = "f1", .responses = "{\"note\": ", .responses_len = 9};
+    etl_submission invalid = {.id = "i",
+                              .form_id = "f1",
+                              .form_name = "F",
+                              .user_full_name = "U",
+                              .responses = "{\"note\": ",
+                              .responses_len = 9};
     assert_int_equal(t.ops->apply(t.state, &invalid, &b, &err), ETL_ERR_INPUT);
     assert_non_null(strstr(err.msg, "not valid JSON"));
     assert_int_equal(b.count, 1);
@@ -335,6 +352,8 @@ static void test_flatten_reject_reasons(void **state)
         etl_event_batch_init(&b, "now");
         etl_submission s = {.id = "x",
                             .form_id = cases[i].form,
+                            .form_name = "F",
+                            .user_full_name = "U",
                             .responses = cases[i].responses,
                             .responses_len = strlen(cases[i].responses)};
         etl_error_clear(&err);
@@ -346,10 +365,26 @@ static void test_flatten_reject_reasons(void **state)
         assert_int_equal(b.count, 0);
         etl_event_batch_release(&b);
     }
-    /* Text questions take any scalar; numbers keep their JSON text. */
+    /* A user or form row that does not exist (the extractor says so with a NULL name). */
     etl_event_batch b;
     etl_event_batch_init(&b, "now");
-    etl_submission s = {.id = "y", .form_id = "f1", .responses = "{\"note\": 42}"};
+    etl_submission dangling = {.id = "d", .form_id = "f1", .user_id = "u9", .responses = "{}"};
+    dangling.responses_len = 2;
+    dangling.user_full_name = "U";
+    assert_int_equal(t.ops->apply(t.state, &dangling, &b, &err), ETL_ERR_INPUT);
+    assert_string_equal(err.reason, ETL_REJECT_UNKNOWN_FORM);
+    assert_non_null(strstr(err.msg, "form f1 does not exist"));
+    dangling.form_name = "F";
+    dangling.user_full_name = NULL;
+    assert_int_equal(t.ops->apply(t.state, &dangling, &b, &err), ETL_ERR_INPUT);
+    assert_string_equal(err.reason, ETL_REJECT_UNKNOWN_USER);
+    assert_non_null(strstr(err.msg, "user u9 does not exist"));
+    /* Text questions take any scalar; numbers keep their JSON text. */
+    etl_submission s = {.id = "y",
+                        .form_id = "f1",
+                        .form_name = "F",
+                        .user_full_name = "U",
+                        .responses = "{\"note\": 42}"};
     s.responses_len = strlen(s.responses);
     assert_int_equal(t.ops->apply(t.state, &s, &b, &err), ETL_OK);
     assert_int_equal(b.count, 1);

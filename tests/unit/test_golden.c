@@ -48,8 +48,12 @@ static void run_case(const char *dir, const char *name)
     etl_error_clear(&err);
     assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
     char *json = etl_test_read(responses);
-    etl_submission sub = {
-        .id = name, .form_id = "golden", .responses = json, .responses_len = strlen(json)};
+    etl_submission sub = {.id = name,
+                          .form_id = "golden",
+                          .form_name = "Golden",
+                          .user_full_name = "Ada Lovelace",
+                          .responses = json,
+                          .responses_len = strlen(json)};
     etl_event_batch b;
     etl_event_batch_init(&b, "2026-01-01 00:00:00+00");
     int rc = t.ops->apply(t.state, &sub, &b, &err);

@@ -50,7 +50,12 @@ static result apply_with(const char *form, const char *json, size_t len, size_t 
     assert_int_equal(etl_transformer_flatten_new(&t, &cfg, &err), ETL_OK);
     etl_event_batch b;
     etl_event_batch_init(&b, "now");
-    etl_submission s = {.id = "h", .form_id = form, .responses = json, .responses_len = len};
+    etl_submission s = {.id = "h",
+                        .form_id = form,
+                        .form_name = "F",
+                        .user_full_name = "U",
+                        .responses = json,
+                        .responses_len = len};
     etl_error_clear(&err);
     result r = {0, NULL, 0, ETL_BUF_INIT};
     r.rc = t.ops->apply(t.state, &s, &b, &err);

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# In-place benchmarks: figures, not tests (docs/performance.md, "In-place runs").
+#
+#   ./bench-inplace.sh scale [N...]   time of an in-place run with nothing to do, with 1 new
+#                                     submission and with 1,000 edited ones, on sources of N
+#                                     processed submissions (default 10000 100000 1000000)
+#   ./bench-inplace.sh first-run      a first in-place run of xlarge next to scenario mode
+#                                     (events/s, same server, alternating)
+#   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
+#                                     one INSERT of 100,000 submissions, and 10,000 single-row
+#                                     INSERTs each in its own transaction (pgbench)
+#   ./bench-inplace.sh all            the three
+#
+# Every figure is the median of $RUNS (default 3) runs, and the two sides of a comparison
+# alternate, so a noisy machine hurts both alike.  The server is a private PostgreSQL with its
+# default settings (what an in-place user runs), but max_wal_size = 8GB so that building the
+# million-submission source takes minutes; it lives in $BENCH_DIR (default
+# /var/tmp/etl-bench-inplace), listens on a Unix socket only, and is stopped at the end.
+# Needs ./build/etl (./setup.sh build) and about 15 GB of disk for the 1M source.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ETL=${ETL:-./build/etl}
+RUNS=${RUNS:-3}
+DIR=${BENCH_DIR:-/var/tmp/etl-bench-inplace}
+BIN=${ETL_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
+PGUSER_OS=postgres
+[ "$(id -u)" -eq 0 ] || PGUSER_OS=$(id -un)
+S="host=$DIR user=postgres dbname=postgres"
+
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$PGUSER_OS" -- "$@"; else "$@"; fi; }
+psql_on() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -h "$DIR" -U postgres -d "$db" "$@"; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+start_server() {
+    if [ ! -d "$DIR/data" ]; then
+        mkdir -p "$DIR" && chown "$PGUSER_OS" "$DIR" && chmod 0700 "$DIR"
+        as_pg "$BIN/initdb" -D "$DIR/data" -U postgres -A trust >/dev/null
+        echo "max_wal_size = '8GB'" >> "$DIR/data/postgresql.conf"
+    fi
+    as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
+        -o "-k $DIR -c listen_addresses=''" start >/dev/null
+    trap 'as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null' EXIT
+}
+
+recreate() { # recreate NAME [TEMPLATE]
+    psql_on postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+        -c "CREATE DATABASE $1 ${2:+TEMPLATE $2 STRATEGY FILE_COPY}"
+}
+
+ci() { echo "host=$DIR user=postgres dbname=$1"; }
+
+need_template() { # the scenario's template database, generated once
+    if [ "$(psql_on postgres -Atc "SELECT count(*) FROM pg_database WHERE datname = 'etl_tpl_$1'")" = 0 ]; then
+        "$ETL" -q --db "$S" generate "$1"
+    fi
+}
+
+# ---- scale ---------------------------------------------------------------------------------
+
+# scale_source N: database scale_N, xlarge processed in place, then cut or copied (with new
+# ids, their events and ledger rows, triggers off) to N processed submissions.
+scale_source() {
+    local n=$1 db=scale_$1
+    recreate "$db" etl_tpl_xlarge
+    "$ETL" -q --db "$(ci "$db")" init
+    "$ETL" -q --db "$(ci "$db")" process copy
+    psql_on "$db" <<SQL
+SET session_replication_role = replica;  -- no capture of this set-up
+CREATE TEMP TABLE keep AS SELECT id FROM app.submissions ORDER BY id LIMIT $n;
+DELETE FROM dwh.response_events e WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = e.submission_id);
+DELETE FROM dwh.etl_processed p WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = p.submission_id);
+DELETE FROM app.submissions s WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = s.id);
+DO \$\$
+DECLARE base bigint := (SELECT count(*) FROM app.submissions); k int := 1;
+BEGIN
+    WHILE (SELECT count(*) FROM app.submissions) < $n LOOP
+        CREATE TEMP TABLE batch ON COMMIT DROP AS
+            SELECT id AS old, md5(id::text || k)::uuid AS new FROM keep
+            ORDER BY id LIMIT least(base, $n - (SELECT count(*) FROM app.submissions));
+        INSERT INTO app.submissions SELECT b.new, s.form_id, s.user_id, s.responses, s.date_created
+            FROM app.submissions s JOIN batch b ON b.old = s.id;
+        INSERT INTO dwh.response_events (form_id, form_name, user_id, user_full_name, submission_id,
+                submission_created, processed_on, schema_path, value, answer_type, tag)
+            SELECT e.form_id, e.form_name, e.user_id, e.user_full_name, b.new, e.submission_created,
+                e.processed_on, e.schema_path, e.value, e.answer_type, e.tag
+            FROM dwh.response_events e JOIN batch b ON b.old = e.submission_id;
+        INSERT INTO dwh.etl_processed SELECT b.new, 1 FROM batch b;
+        DROP TABLE batch;
+        k := k + 1;
+    END LOOP;
+END \$\$;
+SQL
+    psql_on "$db" -c "VACUUM ANALYZE"
+}
+
+time_run() { # time_run DB: wall milliseconds of one in-place run, as cron pays it
+    local t0; t0=$(now_ms)
+    "$ETL" -q --db "$(ci "$1")" process copy
+    echo $(( $(now_ms) - t0 ))
+}
+
+scale() {
+    need_template xlarge
+    printf '%-12s %10s %10s %14s   (ms, median of %d; wall time of `etl -q process copy`)\n' \
+        submissions idle "1 new" "1,000 edits" "$RUNS"
+    for n in "${@:-10000 100000 1000000}"; do
+        for m in $n; do
+            scale_source "$m"
+            local db=scale_$m idle=() one=() edits=()
+            for r in $(seq "$RUNS"); do
+                idle+=("$(time_run "$db")")
+                psql_on "$db" -c "INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, responses, now() FROM app.submissions WHERE id = (SELECT id FROM app.submissions ORDER BY id LIMIT 1)"
+                one+=("$(time_run "$db")")
+                psql_on "$db" -c "UPDATE app.submissions SET responses = (responses::jsonb || jsonb_build_object('edited', $r))::json WHERE id IN (SELECT id FROM app.submissions ORDER BY id OFFSET $(( r * 1000 )) LIMIT 1000)"
+                edits+=("$(time_run "$db")")
+            done
+            printf '%-12s %10s %10s %14s\n' "$m" \
+                "$(printf '%s\n' "${idle[@]}" | median)" "$(printf '%s\n' "${one[@]}" | median)" \
+                "$(printf '%s\n' "${edits[@]}" | median)"
+            psql_on postgres -c "DROP DATABASE $db WITH (FORCE)"
+        done
+    done
+}
+
+# ---- first run -------------------------------------------------------------------------------
+
+json_rate() { sed -n 's/.*"events_per_s":\([0-9.]*\).*/\1/p'; }
+
+first_run() {
+    need_template xlarge
+    local scen=() inplace=()
+    for r in $(seq "$RUNS"); do
+        scen+=("$("$ETL" -q --db "$S" process xlarge copy --json | json_rate)")
+        recreate first_run etl_tpl_xlarge
+        "$ETL" -q --db "$(ci first_run)" init
+        inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --json | json_rate)")
+    done
+    local a b
+    a=$(printf '%s\n' "${scen[@]}" | median)
+    b=$(printf '%s\n' "${inplace[@]}" | median)
+    echo "first run of xlarge with copy, events/s (median of $RUNS, alternating):"
+    echo "  scenario mode   $a   (runs: ${scen[*]})"
+    echo "  in place        $b   (runs: ${inplace[*]})"
+    awk -v a="$a" -v b="$b" 'BEGIN {printf "  ratio           %.2f\n", b / a}'
+}
+
+# ---- capture cost ----------------------------------------------------------------------------
+
+capture_cost() {
+    need_template xlarge
+    # Two application databases that differ only by etl's capture (and its two indexes), each
+    # with 100,000 submissions to insert in `stage`.
+    for mode in plain capture; do
+        recreate "cost_$mode" etl_tpl_xlarge
+        psql_on "cost_$mode" <<'SQL'
+CREATE TABLE stage AS SELECT row_number() OVER () AS n, md5(s.id::text || k)::uuid AS id, s.form_id,
+    s.user_id, s.responses, s.date_created FROM app.submissions s, generate_series(1, 5) k LIMIT 100000;
+CREATE INDEX ON stage (n);
+VACUUM ANALYZE;
+SQL
+    done
+    "$ETL" -q --db "$(ci cost_capture)" init
+    psql_on cost_capture -c "TRUNCATE etl.queue"
+    cat > "$DIR/one.sql" <<'SQL'
+\set n random(1, 100000)
+INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, responses, now() FROM stage WHERE n = :n;
+SQL
+    chmod 0644 "$DIR/one.sql"
+    local bulk_plain=() bulk_cap=() one_plain=() one_cap=()
+    for r in $(seq "$RUNS"); do
+        for mode in plain capture; do
+            recreate "run_$mode" "cost_$mode"
+            local t0; t0=$(now_ms)
+            psql_on "run_$mode" -c "INSERT INTO app.submissions SELECT id, form_id, user_id, responses, date_created FROM stage"
+            local t=$(( $(now_ms) - t0 ))
+            t0=$(now_ms)
+            "$BIN/pgbench" -n -q -h "$DIR" -U postgres -t 10000 -f "$DIR/one.sql" "run_$mode" >/dev/null
+            local u=$(( $(now_ms) - t0 ))
+            if [ "$mode" = plain ]; then bulk_plain+=("$t"); one_plain+=("$u"); else bulk_cap+=("$t"); one_cap+=("$u"); fi
+        done
+    done
+    local a b c d
+    a=$(printf '%s\n' "${bulk_plain[@]}" | median); b=$(printf '%s\n' "${bulk_cap[@]}" | median)
+    c=$(printf '%s\n' "${one_plain[@]}" | median); d=$(printf '%s\n' "${one_cap[@]}" | median)
+    echo "application writes, ms (median of $RUNS, alternating):"
+    printf '  %-44s %9s %9s %7s\n' "" "plain" "capture" "ratio"
+    awk -v a="$a" -v b="$b" 'BEGIN {printf "  %-44s %9d %9d %7.2f\n", "INSERT ... SELECT of 100,000 submissions", a, b, b / a}'
+    awk -v a="$c" -v b="$d" 'BEGIN {printf "  %-44s %9d %9d %7.2f\n", "10,000 single-row INSERTs, one per transaction", a, b, b / a}'
+    echo "  (runs, plain: ${bulk_plain[*]} / ${one_plain[*]}; capture: ${bulk_cap[*]} / ${one_cap[*]})"
+}
+
+[ -x "$ETL" ] || { echo "bench-inplace: $ETL not found; run ./setup.sh build first" >&2; exit 2; }
+case "${1:-}" in
+scale) shift; start_server; scale "$@" ;;
+first-run) start_server; first_run ;;
+capture-cost) start_server; capture_cost ;;
+all) start_server; capture_cost; first_run; scale ;;
+*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac
