@@ -3,7 +3,8 @@
 #
 #   ./bench-inplace.sh scale [N...]   time of an in-place run with nothing to do, with 1 new
 #                                     submission and with 1,000 edited ones, on sources of N
-#                                     processed submissions (default 10000 100000 1000000)
+#                                     processed submissions (default 10000 100000 1000000);
+#                                     and of a run with nothing to do without change capture
 #   ./bench-inplace.sh first-run      a first in-place run of xlarge next to scenario mode
 #                                     (events/s, same server, alternating)
 #   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
@@ -103,8 +104,8 @@ time_run() { # time_run DB: wall milliseconds of one in-place run, as cron pays 
 
 scale() {
     need_template xlarge
-    printf '%-12s %10s %10s %14s   (ms, median of %d; wall time of `etl -q process copy`)\n' \
-        submissions idle "1 new" "1,000 edits" "$RUNS"
+    printf '%-12s %10s %10s %14s %20s   (ms, median of %d; wall time of `etl -q process copy`)\n' \
+        submissions idle "1 new" "1,000 edits" "idle, no capture" "$RUNS"
     for n in "${@:-10000 100000 1000000}"; do
         for m in $n; do
             scale_source "$m"
@@ -116,9 +117,13 @@ scale() {
                 psql_on "$db" -c "UPDATE app.submissions SET responses = (responses::jsonb || jsonb_build_object('edited', $r))::json WHERE id IN (SELECT id FROM app.submissions ORDER BY id OFFSET $(( r * 1000 )) LIMIT 1000)"
                 edits+=("$(time_run "$db")")
             done
-            printf '%-12s %10s %10s %14s\n' "$m" \
+            # The same source without change capture: the ledger scan of --no-capture installs.
+            psql_on "$db" -c "DROP SCHEMA etl CASCADE"
+            local scan=()
+            for r in $(seq "$RUNS"); do scan+=("$(time_run "$db")"); done
+            printf '%-12s %10s %10s %14s %20s\n' "$m" \
                 "$(printf '%s\n' "${idle[@]}" | median)" "$(printf '%s\n' "${one[@]}" | median)" \
-                "$(printf '%s\n' "${edits[@]}" | median)"
+                "$(printf '%s\n' "${edits[@]}" | median)" "$(printf '%s\n' "${scan[@]}" | median)"
             psql_on postgres -c "DROP DATABASE $db WITH (FORCE)"
         done
     done

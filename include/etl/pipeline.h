@@ -75,7 +75,10 @@ typedef struct etl_pipeline_cfg {
      * is read: in-place runs lock the submissions they are about to replace.
      */
     int (*after_begin)(void *ctx, etl_db *target, etl_error *err);
-    /* Optional: record the batch in the open target transaction, just before COMMIT. */
+    /*
+     * Optional: record the batch in the open target transaction, just before
+     * COMMIT; called for every commit, even one of a batch that read nothing.
+     */
     int (*before_commit)(void *ctx, etl_db *target, const etl_batch_log *batch, etl_error *err);
     /* Optional: told how far the run is, after every extractor batch. */
     void (*progress)(void *ctx, const etl_run_stats *so_far);

@@ -184,6 +184,16 @@ int cli_find_processor(const etl_config *c, const char *name, const etl_processo
     return ETL_ERR_USAGE;
 }
 
+int cli_load_processor(const etl_cli *cli, const char *name, etl_config **config,
+                       const etl_processor_cfg **out, etl_error *err)
+{
+    *out = NULL;
+    int rc = cli_load_config(cli, config, err);
+    if (rc == ETL_OK)
+        rc = cli_find_processor(*config, name, out, err);
+    return rc;
+}
+
 void cli_data_dir(const etl_cli *cli, char *out, size_t cap)
 {
     const char *dir = cli->data_dir ? cli->data_dir : getenv("ETL_DATA_DIR");

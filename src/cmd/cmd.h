@@ -69,6 +69,10 @@ int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_
 int cli_find_processor(const etl_config *c, const char *name, const etl_processor_cfg **out,
                        etl_error *err);
 
+/* cli_load_config, then cli_find_processor; *config is the caller's to free, even on error. */
+int cli_load_processor(const etl_cli *cli, const char *name, etl_config **config,
+                       const etl_processor_cfg **out, etl_error *err);
+
 /* Where a command talks to PostgreSQL. */
 typedef struct etl_session {
     etl_server *server;   /* the embedded server, or NULL with --db */

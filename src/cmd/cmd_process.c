@@ -32,8 +32,8 @@ static const char help[] =
     "every submission queued since the last run (new, edited, deleted, or of a changed\n"
     "form or user), replacing its events; several runs may share the queue.  Without\n"
     "(etl init --no-capture), load the submissions not processed yet, one run at a time.\n"
-    "Commits every --batch-size submissions with their bookkeeping.  Quiet on success\n"
-    "with -q.\n\n"
+    "Commits every --batch-size queued changes (without capture: submissions) with\n"
+    "their bookkeeping.  Quiet on success with -q.\n\n"
     "Options:\n"
     "  --json                  print the summary as one JSON object on stdout\n"
     "  --jobs N                scenario: split the submissions into N disjoint parts\n"
@@ -127,9 +127,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
     etl_error_clear(&err);
     etl_config *config = NULL;
     const etl_processor_cfg *p = NULL;
-    int rc = cli_load_config(cli, &config, &err);
-    if (rc == ETL_OK)
-        rc = cli_find_processor(config, processor, &p, &err);
+    int rc = cli_load_processor(cli, processor, &config, &p, &err);
     if (rc != ETL_OK) {
         etl_config_free(config);
         return cli_fail(&err);

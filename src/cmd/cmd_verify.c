@@ -104,9 +104,7 @@ int cmd_verify(int argc, char **argv, etl_cli *cli)
     etl_error_clear(&err);
     etl_config *config = NULL;
     const etl_processor_cfg *p = NULL;
-    int rc = cli_load_config(cli, &config, &err);
-    if (rc == ETL_OK)
-        rc = cli_find_processor(config, processor, &p, &err);
+    int rc = cli_load_processor(cli, processor, &config, &p, &err);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;

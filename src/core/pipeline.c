@@ -168,7 +168,7 @@ static int batch_commit(run *r, etl_error *err)
         return rc;
     if (r->batch.ids.len && etl_buf_putc(&r->batch.ids, '}') != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    if (cfg->before_commit && r->batch.submissions &&
+    if (cfg->before_commit &&
         (rc = cfg->before_commit(cfg->hook_ctx, r->target, &r->batch, err)) != ETL_OK)
         return rc;
     rc = etl_db_exec(r->target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);

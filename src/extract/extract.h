@@ -8,6 +8,14 @@
 #include "etl/row.h"
 
 /*
+ * A user's full name from table alias u: given, space, family.  A NULL part
+ * counts as empty, the same in every extractor (a missing user is told
+ * apart by its id, not by a NULL name).
+ */
+#define ETL_EXTRACT_FULL_NAME(u)                                                                   \
+    "coalesce(" u ".given_name, '') || ' ' || coalesce(" u ".family_name, '')"
+
+/*
  * The query both `joined` and `chunked` run: users and forms joined, oldest
  * first, limited by filter (a condition on `s`) unless NULL.  Into out.
  */

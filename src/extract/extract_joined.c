@@ -17,11 +17,12 @@
 int etl_extract_joined_query(etl_buf *out, const char *filter)
 {
     etl_buf_reset(out);
-    if (etl_buf_puts(out, "SELECT s.id, s.form_id, f.name, s.user_id, "
-                          "u.given_name || ' ' || u.family_name, s.date_created, s.responses "
-                          "FROM app.submissions s "
-                          "LEFT JOIN app.forms f ON f.id = s.form_id "
-                          "LEFT JOIN app.users u ON u.id = s.user_id ") != ETL_OK ||
+    if (etl_buf_puts(out, "SELECT s.id, s.form_id, CASE WHEN f.id IS NOT NULL THEN f.name END, "
+                          "s.user_id, CASE WHEN u.id IS NOT NULL THEN " ETL_EXTRACT_FULL_NAME(
+                              "u") " END, s.date_created, s.responses "
+                                   "FROM app.submissions s "
+                                   "LEFT JOIN app.forms f ON f.id = s.form_id "
+                                   "LEFT JOIN app.users u ON u.id = s.user_id ") != ETL_OK ||
         (filter && etl_buf_printf(out, "WHERE %s ", filter) != ETL_OK) ||
         etl_buf_puts(out, "ORDER BY s.date_created, s.id") != ETL_OK)
         return ETL_ERR_NOMEM;

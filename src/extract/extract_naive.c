@@ -7,6 +7,7 @@
  * Slow on purpose: it is the lesson, keep it faithful.
  */
 #include "etl/extractor.h"
+#include "extract.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,7 @@ static int naive_next(void *state, etl_submission_batch *out, etl_error *err)
         object *user = NULL;
         object *form = NULL;
         int rc = load_object(st, &st->users,
-                             "SELECT given_name || ' ' || family_name FROM app.users WHERE id = $1",
+                             "SELECT " ETL_EXTRACT_FULL_NAME("u") " FROM app.users u WHERE id = $1",
                              "user", etl_result_get(st->res, r, 2), &user, err);
         if (rc == ETL_OK)
             rc = load_object(st, &st->forms,

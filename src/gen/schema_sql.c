@@ -75,4 +75,7 @@ const char etl_schema_dwh_sql[] =
     "    reason text NOT NULL,\n"
     "    detail text NOT NULL);\n"
     "CREATE INDEX IF NOT EXISTS response_events_submission_idx\n"
-    "    ON dwh.response_events (submission_id);\n";
+    "    ON dwh.response_events (submission_id);\n"
+    /* Every run looks for runs still marked running: few rows, in a table that only grows. */
+    "CREATE INDEX IF NOT EXISTS etl_runs_running_idx ON dwh.etl_runs (id)\n"
+    "    WHERE status = 'running';\n";

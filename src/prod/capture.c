@@ -31,13 +31,16 @@
 static const struct captured {
     const char *table;
     const char *function;
-    const char *columns; /* compared old against new: an UPDATE that changes none queues nothing */
+    /* Compared old against new, by id: an UPDATE that changes none of them queues nothing. */
+    const char *columns[4];
     char kind;
 } captured[] = {
-    {"app.submissions", "capture_submissions",
-     "id, form_id, user_id, responses::text, date_created", 's'},
-    {"app.forms", "capture_forms", "id, name, schema::text", 'f'},
-    {"app.users", "capture_users", "id, given_name, family_name", 'u'},
+    {"app.submissions",
+     "capture_submissions",
+     {"form_id", "user_id", "responses::text", "date_created"},
+     's'},
+    {"app.forms", "capture_forms", {"name", "schema::text", NULL, NULL}, 'f'},
+    {"app.users", "capture_users", {"given_name", "family_name", NULL, NULL}, 'u'},
 };
 #define NCAPTURED (sizeof(captured) / sizeof(captured[0]))
 
@@ -51,33 +54,48 @@ static const char queue_sql[] =
     "    id uuid NOT NULL,\n"
     "    queued timestamptz NOT NULL DEFAULT now());\n"
     /* Form and user rows are few: find them without walking the submissions'. */
-    "CREATE INDEX IF NOT EXISTS queue_refs_idx ON etl.queue (seq) WHERE kind <> 's';\n";
+    "CREATE INDEX IF NOT EXISTS queue_refs_idx ON etl.queue (seq) WHERE kind <> 's';\n"
+    /* A claim takes every row of a submission it claims, not only the first. */
+    "CREATE INDEX IF NOT EXISTS queue_id_idx ON etl.queue (id);\n";
+
+/* ROW(alias.col, ...) of a table's compared columns. */
+static int row_sql(etl_buf *sql, const struct captured *c, const char *alias)
+{
+    int rc = etl_buf_puts(sql, "ROW(");
+    for (size_t i = 0; rc == ETL_OK && i < 4 && c->columns[i]; i++)
+        rc = etl_buf_printf(sql, "%s%s.%s", i ? ", " : "", alias, c->columns[i]);
+    return rc == ETL_OK ? etl_buf_putc(sql, ')') : rc;
+}
 
 /*
- * One trigger function per table.  SECURITY DEFINER: the application's role
- * needs no rights on schema etl, and a pinned search_path keeps the
- * function from resolving names through the caller's.
+ * One trigger function per table.  An UPDATE pairs old and new rows by id
+ * (a hash join on the key, not a comparison of whole rows): an id found on
+ * one side only was itself changed, and both ids are queued.  SECURITY
+ * DEFINER: the application's role needs no rights on schema etl, and a
+ * pinned search_path keeps the function from resolving names through the
+ * caller's.
  */
 static int function_sql(etl_buf *sql, const struct captured *c)
 {
-    return etl_buf_printf(
-        sql,
-        "CREATE OR REPLACE FUNCTION etl.%s() RETURNS trigger\n"
-        "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$\n"
-        "BEGIN\n"
-        "    IF TG_OP = 'INSERT' THEN\n"
-        "        INSERT INTO etl.queue (kind, id) SELECT '%c', id FROM new_rows;\n"
-        "    ELSIF TG_OP = 'DELETE' THEN\n"
-        "        INSERT INTO etl.queue (kind, id) SELECT '%c', id FROM old_rows;\n"
-        "    ELSE\n"
-        "        INSERT INTO etl.queue (kind, id) SELECT DISTINCT '%c', id FROM (\n"
-        "            (SELECT %s FROM new_rows EXCEPT ALL SELECT %s FROM old_rows)\n"
-        "            UNION ALL\n"
-        "            (SELECT %s FROM old_rows EXCEPT ALL SELECT %s FROM new_rows)) changed;\n"
-        "    END IF;\n"
-        "    RETURN NULL;\n"
-        "END $f$;\n",
-        c->function, c->kind, c->kind, c->kind, c->columns, c->columns, c->columns, c->columns);
+    if (etl_buf_printf(sql,
+                       "CREATE OR REPLACE FUNCTION etl.%s() RETURNS trigger\n"
+                       "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $f$\n"
+                       "BEGIN\n"
+                       "    IF TG_OP = 'INSERT' THEN\n"
+                       "        INSERT INTO etl.queue (kind, id) SELECT '%c', id FROM new_rows;\n"
+                       "    ELSIF TG_OP = 'DELETE' THEN\n"
+                       "        INSERT INTO etl.queue (kind, id) SELECT '%c', id FROM old_rows;\n"
+                       "    ELSE\n"
+                       "        INSERT INTO etl.queue (kind, id)\n"
+                       "        SELECT DISTINCT '%c', coalesce(n.id, o.id)\n"
+                       "        FROM new_rows n FULL JOIN old_rows o ON o.id = n.id\n"
+                       "        WHERE n.id IS NULL OR o.id IS NULL OR ",
+                       c->function, c->kind, c->kind, c->kind) != ETL_OK ||
+        row_sql(sql, c, "n") != ETL_OK || etl_buf_puts(sql, " IS DISTINCT FROM ") != ETL_OK ||
+        row_sql(sql, c, "o") != ETL_OK ||
+        etl_buf_puts(sql, ";\n    END IF;\n    RETURN NULL;\nEND $f$;\n") != ETL_OK)
+        return ETL_ERR_NOMEM;
+    return ETL_OK;
 }
 
 /*
@@ -138,7 +156,11 @@ int etl_capture_install(etl_db *src, etl_db *ledger, bool cross, size_t *queued,
     etl_buf sql = ETL_BUF_INIT;
     bool queue = false;
     long triggers = 0;
-    int rc = etl_db_exec(src, "BEGIN", err);
+    /*
+     * CREATE TRIGGER waits for the application's open writers, and the
+     * application's new writes queue behind it: wait a bounded time.
+     */
+    int rc = etl_db_exec(src, "BEGIN; SET LOCAL lock_timeout = '10s'", err);
     if (rc == ETL_OK)
         rc = read_state(src, &queue, &triggers, err);
     if (rc == ETL_OK && etl_buf_puts(&sql, queue_sql) != ETL_OK)
@@ -146,9 +168,16 @@ int etl_capture_install(etl_db *src, etl_db *ledger, bool cross, size_t *queued,
     for (size_t i = 0; rc == ETL_OK && i < NCAPTURED; i++)
         if (function_sql(&sql, &captured[i]) != ETL_OK || triggers_sql(&sql, &captured[i]))
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    if (rc == ETL_OK && (rc = etl_db_exec(src, sql.data, err)) != ETL_OK)
-        etl_error_wrap(err, "cannot install change capture (the role needs CREATE on the "
-                            "database and ownership of the app tables' triggers)");
+    if (rc == ETL_OK && (rc = etl_db_exec(src, sql.data, err)) != ETL_OK) {
+        if (strcmp(err->sqlstate, "55P03") == 0)
+            etl_error_wrap(err, "cannot install change capture: a long transaction on the app "
+                                "tables kept them locked for 10 s; nothing was changed, try "
+                                "again");
+        else
+            etl_error_wrap(err, "cannot install change capture (the role needs CREATE on the "
+                                "database and must own app.submissions, app.forms and "
+                                "app.users)");
+    }
     /*
      * A new queue starts with the backlog: every submission the ledger does
      * not have.  The triggers above hold a lock that waits out every open
@@ -227,34 +256,58 @@ int etl_capture_indexes(etl_db *src, int *created, etl_error *err)
     return ETL_OK;
 }
 
-int etl_capture_expand(etl_db *src, etl_error *err)
+/*
+ * One piece of the expansion, in one transaction: take up to EXPAND_ROWS
+ * form and user rows, queue their submissions as of now, drop the rows.
+ * The ids go through the client so that the planner sees real arrays and
+ * uses the form_id and user_id indexes.  *taken: rows taken.
+ */
+static int expand_some(etl_db *src, long *taken, etl_error *err)
 {
-    char sql[1024];
+    char sql[512];
     snprintf(sql, sizeof(sql),
              "WITH done AS (DELETE FROM etl.queue WHERE seq IN (SELECT seq FROM etl.queue "
-             "WHERE kind <> 's' ORDER BY seq LIMIT %d FOR UPDATE SKIP LOCKED) "
-             "RETURNING kind, id), "
-             "added AS (INSERT INTO etl.queue (kind, id) SELECT 's', id FROM ("
-             "SELECT s.id FROM app.submissions s WHERE s.form_id IN "
-             "(SELECT id FROM done WHERE kind = 'f') UNION "
-             "SELECT s.id FROM app.submissions s WHERE s.user_id IN "
-             "(SELECT id FROM done WHERE kind = 'u')) x RETURNING 1) "
-             "SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM added)",
+             "WHERE kind <> 's' ORDER BY seq LIMIT %d FOR UPDATE SKIP LOCKED) RETURNING kind, id) "
+             "SELECT count(*), '{' || coalesce(string_agg(id::text, ',') FILTER (WHERE kind = "
+             "'f'), '') || '}', '{' || coalesce(string_agg(id::text, ',') FILTER (WHERE kind = "
+             "'u'), '') || '}' FROM done",
              EXPAND_ROWS);
-    char n[32];
+    etl_result *r = NULL;
+    *taken = 0;
+    int rc = etl_db_exec(src, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = etl_db_query(src, sql, 0, NULL, &r, err);
+    if (rc == ETL_OK) {
+        *taken = strtol(etl_result_get(r, 0, 0), NULL, 10);
+        const char *params[2] = {etl_result_get(r, 0, 1), etl_result_get(r, 0, 2)};
+        rc = etl_db_exec_params(src,
+                                "INSERT INTO etl.queue (kind, id) SELECT 's', id FROM ("
+                                "SELECT id FROM app.submissions WHERE form_id = ANY($1::uuid[]) "
+                                "UNION "
+                                "SELECT id FROM app.submissions WHERE user_id = ANY($2::uuid[])) x",
+                                2, params, err);
+    }
+    etl_result_free(r);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(src, "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(src, "ROLLBACK", &ignored);
+    }
+    return rc;
+}
+
+int etl_capture_expand(etl_db *src, etl_error *err)
+{
+    char any[8] = "";
     /* Most runs have none: not even planning the expansion keeps them off the table. */
     int rc = etl_prod_value(src, "SELECT EXISTS (SELECT 1 FROM etl.queue WHERE kind <> 's')", 0,
-                            NULL, n, sizeof(n), err);
-    if (rc != ETL_OK)
-        return etl_error_wrap(err, "cannot read the change queue");
-    if (strcmp(n, "t") != 0)
-        return ETL_OK;
-    do {
-        rc = etl_prod_value(src, sql, 0, NULL, n, sizeof(n), err);
-        if (rc != ETL_OK)
-            return etl_error_wrap(err, "cannot expand the queued form and user changes");
-    } while (strtol(n, NULL, 10) == EXPAND_ROWS);
-    return ETL_OK;
+                            NULL, any, sizeof(any), err);
+    long taken = strcmp(any, "t") == 0 ? EXPAND_ROWS : 0;
+    while (rc == ETL_OK && taken == EXPAND_ROWS)
+        rc = expand_some(src, &taken, err);
+    return rc == ETL_OK ? rc
+                        : etl_error_wrap(err, "cannot expand the queued form and user changes");
 }
 
 int etl_capture_queue_stats(etl_db *src, size_t *rows, char *max_seq, size_t cap, double *oldest_s,

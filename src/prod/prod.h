@@ -13,6 +13,13 @@
 #include "etl/db.h"
 #include "etl/error.h"
 #include "etl/log.h"
+#include "etl/production.h"
+
+/*
+ * Connect for production mode: cfg's statement and lock timeouts, and no
+ * idle-in-transaction timeout (see production.c).
+ */
+int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err);
 
 /* The first cell of a one-row query, copied into out ("" if no row or NULL). */
 int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
@@ -72,8 +79,8 @@ int etl_capture_indexes(etl_db *src, int *created, etl_error *err);
 int etl_capture_expand(etl_db *src, etl_error *err);
 
 /* Queue rows (*rows), the newest seq (*max_seq, text) and the oldest's age (seconds, 0 if none). */
-int etl_capture_queue_stats(etl_db *src, size_t *rows, char *max_seq, size_t cap,
-                            double *oldest_s, etl_error *err);
+int etl_capture_queue_stats(etl_db *src, size_t *rows, char *max_seq, size_t cap, double *oldest_s,
+                            etl_error *err);
 
 /* Queue submissions again: ids is a uuid[] literal ({a,b,...}). *queued: rows added. */
 int etl_capture_enqueue_ids(etl_db *src, const char *ids, size_t *queued, etl_error *err);

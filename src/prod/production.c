@@ -52,11 +52,13 @@ typedef struct prod {
     long long run_id;
     char run_id_text[32];
     size_t backlog;
-    etl_run_stats done; /* committed batches of earlier claims */
-    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
-    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
-    char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
-    char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
+    etl_run_stats done;  /* committed batches of earlier claims */
+    etl_buf ids;         /* capture: the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;        /* capture: the claimed queue rows, a bigint[] literal */
+    size_t claimed;      /* capture: distinct submissions claimed */
+    etl_buf seen_before; /* capture: those handled by an earlier run, a uuid[] literal */
+    char after_seq[32];  /* capture: claim rows past this seq (a dry run keeps its rows) */
+    char max_seq[32];    /* capture: ... and up to this one, the newest when the run began */
     int progress_shown;
 } prod;
 
@@ -73,11 +75,18 @@ int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *
     return ETL_OK;
 }
 
-static int open_db(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err)
+int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err)
 {
     int rc = etl_db_open(out, conninfo, NULL, cfg->log, err);
     if (rc == ETL_OK)
         rc = etl_db_set_timeouts(*out, cfg->statement_timeout_ms, cfg->lock_timeout_ms, err);
+    /*
+     * A run keeps transactions open while it works elsewhere (the claim, the
+     * cursor).  A server-wide idle_in_transaction_session_timeout shorter
+     * than a batch would cut them every time, and no run would ever finish.
+     */
+    if (rc == ETL_OK)
+        rc = etl_db_exec(*out, "SET idle_in_transaction_session_timeout = 0", err);
     return rc;
 }
 
@@ -228,7 +237,7 @@ static int finish_run(prod *p, const char *status, const char *error, etl_error 
     if (p->tgt && etl_db_exec_params(p->tgt, sql, 3, params, &first) == ETL_OK)
         return ETL_OK;
     etl_db *again = NULL;
-    int rc = open_db(&again, p->target, p->cfg, err);
+    int rc = etl_prod_open(&again, p->target, p->cfg, err);
     if (rc == ETL_OK)
         rc = etl_db_exec_params(again, sql, 3, params, err);
     etl_db_close(again);
@@ -393,6 +402,28 @@ static int claim(prod *p, size_t *n, etl_error *err)
     }
     etl_result_free(r);
     *n = (size_t)rows;
+    /*
+     * The other queue rows of the same submissions too: a submission edited
+     * twice would otherwise go to two workers at once, and one would wait
+     * for the other's ledger lock for a whole batch.
+     */
+    if (rc == ETL_OK && rows > 0) {
+        const char *more[3] = {p->ids.data, p->max_seq, p->seqs.data};
+        rc = etl_db_query(p->claim,
+                          "SELECT seq FROM etl.queue WHERE kind = 's' AND id = ANY($1::uuid[]) "
+                          "AND seq <= $2 AND NOT (seq = ANY($3::bigint[])) FOR UPDATE SKIP LOCKED",
+                          3, more, &r, err);
+        if (rc != ETL_OK)
+            return etl_error_wrap(err, "cannot claim queued changes");
+        if (etl_result_rows(r) > 0)
+            p->seqs.len--; /* reopen the literal */
+        for (int i = 0; rc == ETL_OK && i < etl_result_rows(r); i++)
+            if (etl_buf_printf(&p->seqs, ",%s", etl_result_get(r, i, 0)) != ETL_OK)
+                rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+        if (rc == ETL_OK && etl_result_rows(r) > 0 && etl_buf_putc(&p->seqs, '}') != ETL_OK)
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+        etl_result_free(r);
+    }
     return rc;
 }
 
@@ -401,14 +432,25 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
 {
     prod *p = ctx;
     const char *params[2] = {p->ids.data, p->run_id_text};
+    /*
+     * Every statement of this transaction reaches rows by key.  Without this
+     * the planner, misled by a table that grows during a first run (no
+     * statistics yet), deletes by scanning dwh.response_events whole, once
+     * per batch: quadratic.
+     */
+    int rc = etl_db_exec(tgt, "SET LOCAL enable_seqscan = off", err);
     /* In id order, so two workers with overlapping claims cannot deadlock. */
-    int rc =
-        etl_db_exec_params(tgt,
-                           "INSERT INTO dwh.etl_processed (submission_id, run_id) "
-                           "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
-                           "unnest($1::uuid[]) id) c ORDER BY id "
-                           "ON CONFLICT (submission_id) DO UPDATE SET run_id = EXCLUDED.run_id",
-                           2, params, err);
+    char n[32] = "0";
+    if (rc == ETL_OK)
+        rc = etl_prod_value(tgt,
+                            "WITH up AS (INSERT INTO dwh.etl_processed (submission_id, run_id) "
+                            "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
+                            "unnest($1::uuid[]) id) c ORDER BY id ON CONFLICT (submission_id) DO "
+                            "UPDATE SET run_id = EXCLUDED.run_id RETURNING 1) "
+                            "SELECT count(*) FROM up",
+                            2, params, n, sizeof(n), err);
+    p->claimed = (size_t)strtoull(n, NULL, 10);
+    /* Not only where the ledger has a row: events without one (a hand edit) go too. */
     if (rc == ETL_OK)
         rc = etl_db_exec_params(tgt,
                                 "DELETE FROM dwh.response_events WHERE submission_id = "
@@ -418,6 +460,9 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
         rc = etl_db_exec_params(tgt,
                                 "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
                                 1, params, err);
+    if (rc != ETL_OK && strcmp(err->sqlstate, "55P03") == 0)
+        return etl_error_wrap(err, "another run holds some of these submissions longer than "
+                                   "--lock-timeout allows; the next run takes them");
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot lock the claimed submissions");
 }
 
@@ -426,9 +471,12 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
 {
     prod *p = ctx;
     const char *params[2] = {p->ids.data, b->ids.len ? b->ids.data : "{}"};
-    int rc = etl_db_exec_params(tgt,
-                                "DELETE FROM dwh.etl_processed WHERE submission_id = "
-                                "ANY($1::uuid[]) AND submission_id <> ALL($2::uuid[])",
+    int rc = ETL_OK;
+    if (b->submissions < p->claimed)
+        rc = etl_db_exec_params(tgt,
+                                "DELETE FROM dwh.etl_processed p USING (SELECT unnest($1::uuid[]) "
+                                "EXCEPT SELECT unnest($2::uuid[])) gone (id) "
+                                "WHERE p.submission_id = gone.id",
                                 2, params, err);
     if (rc == ETL_OK)
         rc = record_rejects_and_counts(p, tgt, b, err);
@@ -459,10 +507,17 @@ static int release_claim(prod *p, bool done, etl_error *err)
 
 static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, etl_error *err)
 {
-    int rc = etl_capture_expand(p->claim, err);
+    int rc = etl_capture_expand(p->src, err);
     if (rc == ETL_OK)
-        rc = etl_capture_queue_stats(p->claim, &p->backlog, p->max_seq, sizeof(p->max_seq), NULL,
-                                     err);
+        rc =
+            etl_capture_queue_stats(p->src, &p->backlog, p->max_seq, sizeof(p->max_seq), NULL, err);
+    /* The claim's own connection only when there is something to claim: idle runs stay cheap. */
+    if (rc == ETL_OK && p->backlog > 0)
+        rc = etl_prod_open(&p->claim, p->cfg->source, p->cfg, err);
+    if (rc != ETL_OK || p->backlog == 0) {
+        *stats = p->done;
+        return rc;
+    }
     snprintf(p->after_seq, sizeof(p->after_seq), "0");
     etl_buf filter = ETL_BUF_INIT;
     while (rc == ETL_OK) {
@@ -515,19 +570,17 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     p.cross = cfg->target != NULL;
     p.target = cfg->target ? cfg->target : cfg->source;
     long long t0 = etl_now_us();
-    int rc = open_db(&p.tgt, p.target, cfg, err);
+    int rc = etl_prod_open(&p.tgt, p.target, cfg, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(p.tgt, err);
     if (rc == ETL_OK)
-        rc = open_db(&p.src, cfg->source, cfg, err);
+        rc = etl_prod_open(&p.src, cfg->source, cfg, err);
     if (rc == ETL_OK)
         rc = capture_mode(p.src, &p.capture, err);
     if (rc == ETL_OK && !p.capture)
         rc = take_lock(&p, err);
     if (rc == ETL_OK)
         rc = start_run(&p, err);
-    if (rc == ETL_OK && p.capture)
-        rc = open_db(&p.claim, cfg->source, cfg, err);
     if (rc == ETL_OK) {
         char processed_on[64];
         etl_utc_now(processed_on, sizeof(processed_on));
@@ -574,11 +627,11 @@ int etl_prod_status(const char *source, const char *target, bool json, FILE *out
     bool capture = false;
     size_t backlog = 0;
     double oldest = 0;
-    int rc = open_db(&tgt, target ? target : source, &cfg, err);
+    int rc = etl_prod_open(&tgt, target ? target : source, &cfg, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(tgt, err);
     if (rc == ETL_OK)
-        rc = open_db(&src, source, &cfg, err);
+        rc = etl_prod_open(&src, source, &cfg, err);
     if (rc == ETL_OK)
         rc = capture_mode(src, &capture, err);
     if (rc == ETL_OK && capture)
@@ -688,7 +741,7 @@ static int reprocess_ids(const etl_reprocess_cfg *cfg, etl_db *src, etl_db *tgt,
     if (cfg->submission) {
         const char *params[1] = {cfg->submission};
         rc = etl_db_query(src, "SELECT $1::uuid", 1, params, &r, err);
-        if (rc != ETL_OK)
+        if (rc != ETL_OK && strcmp(err->sqlstate, "22P02") == 0)
             return etl_error_set(err, ETL_ERR_USAGE,
                                  "--submission: '%s' is not a submission id (a uuid)",
                                  cfg->submission);
@@ -736,11 +789,11 @@ int etl_prod_reprocess(const etl_reprocess_cfg *cfg, size_t *count, etl_error *e
     p.cfg = &pc;
     etl_buf ids = ETL_BUF_INIT;
     *count = 0;
-    int rc = open_db(&p.tgt, cfg->target ? cfg->target : cfg->source, &pc, err);
+    int rc = etl_prod_open(&p.tgt, cfg->target ? cfg->target : cfg->source, &pc, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(p.tgt, err);
     if (rc == ETL_OK)
-        rc = open_db(&p.src, cfg->source, &pc, err);
+        rc = etl_prod_open(&p.src, cfg->source, &pc, err);
     if (rc == ETL_OK)
         rc = capture_mode(p.src, &p.capture, err);
     if (rc == ETL_OK && p.capture && cfg->all) {

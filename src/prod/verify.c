@@ -194,11 +194,12 @@ int etl_prod_verify(const etl_verify_cfg *cfg, etl_verify_result *out, etl_error
     etl_buf filter = ETL_BUF_INIT;
     bool capture = false;
     etl_capture_state state = ETL_CAPTURE_NONE;
-    int rc = etl_db_open(&tgt, cfg->target ? cfg->target : cfg->source, NULL, cfg->log, err);
+    etl_prod_cfg pc = {.source = cfg->source, .target = cfg->target, .log = cfg->log};
+    int rc = etl_prod_open(&tgt, cfg->target ? cfg->target : cfg->source, &pc, err);
     if (rc == ETL_OK)
-        rc = etl_db_open(&src, cfg->source, NULL, cfg->log, err);
+        rc = etl_prod_open(&src, cfg->source, &pc, err);
     if (rc == ETL_OK)
-        rc = etl_db_open(&aux, cfg->source, NULL, cfg->log, err);
+        rc = etl_prod_open(&aux, cfg->source, &pc, err);
     if (rc == ETL_OK)
         rc = etl_capture_state_of(src, &state, err);
     capture = state != ETL_CAPTURE_NONE;
@@ -258,7 +259,7 @@ int etl_prod_verify(const etl_verify_cfg *cfg, etl_verify_result *out, etl_error
             out->repaired = out->count[0] + out->count[1] + out->count[2];
         }
         if (rc != ETL_OK)
-            etl_error_wrap(err, "cannot queue the differing submissions for repair");
+            etl_error_wrap(err, "cannot hand the differing submissions to the next run");
     }
     out->capture = capture;
     etl_buf_release(&ids);

@@ -36,13 +36,9 @@ static const char digest_sql[] =
     "concat_ws('|', form_id, form_name, user_id, user_full_name, submission_id, "
     "submission_created, schema_path, value, answer_type, tag), E'\\n' ORDER BY submission_id, "
     "schema_path, value), '')) FROM dwh.response_events), (SELECT coalesce(string_agg("
-    "submission_id || ':' || reason, ',' ORDER BY submission_id), '') FROM dwh.etl_rejects)";
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+    "submission_id || ':' || reason, ',' ORDER BY submission_id), '') FROM dwh.etl_rejects), "
+    "(SELECT md5(coalesce(string_agg(submission_id::text, ',' ORDER BY submission_id), '')) "
+    "FROM dwh.etl_processed)";
 
 static void exec_on(const char *dbname, const char *sql)
 {
@@ -143,14 +139,15 @@ static void run_ok(const char *ci, const char *target, const char *processor)
 
 /*
  * What a fresh full run makes of database src as it is now: a clone without
- * capture or warehouse rows, initialised and run once.  Digest text (caller frees).
+ * capture or warehouse rows, initialised without capture (so by the other
+ * code path: the ledger scan) and run once.  Digest text (caller frees).
  */
 static char *fresh_digest(const char *src)
 {
     recreate("cap_fresh", src);
     exec_on("cap_fresh", "DROP SCHEMA IF EXISTS etl CASCADE; DROP SCHEMA IF EXISTS dwh CASCADE");
     char *ci = etl_test_conninfo_for(&server, "cap_fresh");
-    init_or_fail(ci, NULL, false);
+    init_or_fail(ci, NULL, true);
     run_ok(ci, NULL, "copy");
     free(ci);
     return query_on("cap_fresh", digest_sql);
@@ -318,7 +315,19 @@ static void test_idle_and_small_runs_read_only_the_changes(void **state)
 {
     (void)state;
     char *ci = fresh_app("cap_cost", false);
-    run_ok(ci, NULL, "copy");
+    /*
+     * A first run in many batches reaches the growing warehouse by key only.
+     * (It once deleted each batch's old events by scanning them all.)
+     */
+    exec_on("cap_cost", "SELECT pg_stat_reset()");
+    assert_int_equal(run_on(ci, NULL, "copy", "20", NULL), 0);
+    etl_test_sleep_ms(600); /* backends report their statistics when they exit */
+    char *scanned = query_on("cap_cost", "SELECT string_agg(relname || ' ' || seq_scan, ', ' ORDER "
+                                         "BY relname) FROM pg_stat_user_tables WHERE schemaname "
+                                         "= 'dwh' AND relname <> 'etl_runs' AND seq_scan > 0");
+    if (strcmp(scanned, "<null>\n") != 0)
+        fail_msg("a first run scanned warehouse tables: %s", scanned);
+    free(scanned);
     exec_on("cap_cost", "SELECT pg_stat_reset()");
     etl_run run;
     assert_int_equal(run_on(ci, NULL, "chunked", NULL, &run), 0);
@@ -330,12 +339,14 @@ static void test_idle_and_small_runs_read_only_the_changes(void **state)
     assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 1);
     assert_int_equal((long)etl_test_json_number(run.out.data, "backlog"), 1);
     etl_run_release(&run);
-    sleep_ms(600); /* backends report their statistics when they exit */
-    /* The UPDATE above scanned the table once; the runs did not add a scan. */
-    long scans = count_on("cap_cost", "SELECT seq_scan FROM pg_stat_user_tables WHERE relid = "
-                                      "'app.submissions'::regclass");
-    if (scans > 1)
-        fail_msg("runs with 0 and 1 changes scanned app.submissions (%ld scans)", scans);
+    etl_test_sleep_ms(600); /* backends report their statistics when they exit */
+    /* The table was reached by key (so the statistics are in), never scanned. */
+    char *use = query_on("cap_cost", "SELECT seq_scan, idx_scan > 0 FROM pg_stat_user_tables "
+                                     "WHERE relid = 'app.submissions'::regclass");
+    if (strcmp(use, "0|t\n") != 0)
+        fail_msg("runs with 0 and 1 changes scanned app.submissions (seq scans|read by key: %s)",
+                 use);
+    free(use);
     assert_fresh("cap_cost", "cap_cost", "one edit");
     free(ci);
 }
@@ -369,7 +380,7 @@ static void write_like_an_application(const char *dbname, unsigned seed)
         etl_error err;
         if (etl_db_exec(db, ops[(i >> 16) % 6], &err) != ETL_OK)
             etl_db_exec(db, "ROLLBACK", &err);
-        sleep_ms(15);
+        etl_test_sleep_ms(15);
     }
 }
 
@@ -400,14 +411,7 @@ static void stop_writer(pid_t pid, const char *dbname)
              "pg_backend_pid()",
              dbname);
     for (int i = 0; i < 500 && count_on(dbname, sql) > 0; i++)
-        sleep_ms(10);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        etl_test_sleep_ms(10);
 }
 
 /* Kill runs at 20 points while the application writes, then rerun: always a fresh run's result. */
@@ -435,13 +439,13 @@ static void kill_while_writing(bool separate_target)
         pid_t writer = start_writer("cap_kill", (unsigned)tries + 1);
         if (tries == 0) {
             /* The first try is not killed: it times a run under the same load. */
-            long long t0 = now_ms();
+            long long t0 = etl_test_now_ms();
             assert_int_equal(etl_test_wait(etl_test_spawn(args)), 0);
-            full = now_ms() - t0;
+            full = etl_test_now_ms() - t0;
         } else {
             long delay = (long)(full * (5 + (tries * 37 % wanted) * 90 / (wanted - 1)) / 100);
             int pid = etl_test_spawn(args);
-            sleep_ms(delay);
+            etl_test_sleep_ms(delay);
             kill(pid, SIGKILL);
             int status = etl_test_wait(pid);
             long queued = count_on("cap_kill", "SELECT count(*) FROM etl.queue");
@@ -488,6 +492,40 @@ static void test_sigkill_while_the_application_writes_separate_target(void **sta
     kill_while_writing(true);
 }
 
+/* Run etl with args in workers processes at once; all must succeed.  Submissions they read. */
+static long run_workers(const char *const *args, int workers)
+{
+    char path[3][4096];
+    int pids[3];
+    for (int w = 0; w < workers; w++) {
+        snprintf(path[w], sizeof(path[w]), "%s/cap_worker_%d.json", ETL_TEST_WORKDIR, w);
+        fflush(NULL);
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0) {
+            etl_run run;
+            etl_test_run(&run, args);
+            FILE *f = fopen(path[w], "w");
+            if (f) {
+                fprintf(f, "%d %s%s", run.status, run.out.data ? run.out.data : "",
+                        run.err.data ? run.err.data : "");
+                fclose(f);
+            }
+            _exit(0);
+        }
+    }
+    long total = 0;
+    for (int w = 0; w < workers; w++) {
+        waitpid(pids[w], NULL, 0);
+        char *out = etl_test_read(path[w]);
+        if (strncmp(out, "0 ", 2) != 0)
+            fail_msg("worker %d of %d: %s", w + 1, workers, out);
+        total += (long)etl_test_json_number(out, "submissions");
+        free(out);
+    }
+    return total;
+}
+
 /* Several workers on one queue: disjoint claims, one result. */
 static void test_concurrent_workers(void **state)
 {
@@ -496,39 +534,24 @@ static void test_concurrent_workers(void **state)
         char *ci = fresh_app("cap_workers", false);
         const char *args[] = {"--db",         ci,   "-q",     "process", "chunked",
                               "--batch-size", "10", "--json", NULL};
-        char path[3][4096];
-        int pids[3];
-        for (int w = 0; w < workers; w++) {
-            snprintf(path[w], sizeof(path[w]), "%s/cap_worker_%d.json", ETL_TEST_WORKDIR, w);
-            fflush(NULL);
-            pids[w] = fork();
-            assert_true(pids[w] >= 0);
-            if (pids[w] == 0) {
-                etl_run run;
-                etl_test_run(&run, args);
-                FILE *f = fopen(path[w], "w");
-                if (f) {
-                    fprintf(f, "%d %s", run.status, run.out.data ? run.out.data : "");
-                    fclose(f);
-                }
-                _exit(0);
-            }
-        }
-        long total = 0;
-        for (int w = 0; w < workers; w++) {
-            waitpid(pids[w], NULL, 0);
-            char *out = etl_test_read(path[w]);
-            if (strncmp(out, "0 ", 2) != 0)
-                fail_msg("worker %d of %d: %s", w + 1, workers, out);
-            total += (long)etl_test_json_number(out, "submissions");
-            free(out);
-        }
+        long total = run_workers(args, workers);
         /* Each queued submission was taken by exactly one worker. */
         assert_int_equal(total, 300);
         assert_int_equal(count_on("cap_workers", "SELECT count(*) FROM dwh.etl_runs WHERE "
                                                  "status = 'succeeded'"),
                          workers);
         assert_fresh("cap_workers", "cap_workers", "concurrent workers");
+        /* Again with every submission queued three times, some edited meanwhile. */
+        const char *all[] = {"--db", ci, "-q", "reprocess", "--all", NULL};
+        assert_int_equal(etl(NULL, all), 0);
+        exec_on("cap_workers", "UPDATE app.submissions SET responses = (responses::jsonb || "
+                               "'{\"again\": 1}')::json WHERE id IN (SELECT id FROM "
+                               "app.submissions ORDER BY id LIMIT 40)");
+        assert_int_equal(etl(NULL, all), 0);
+        assert_int_equal(count_on("cap_workers", "SELECT count(*) FROM etl.queue"), 640);
+        run_workers(args, workers);
+        assert_int_equal(count_on("cap_workers", "SELECT count(*) FROM etl.queue"), 0);
+        assert_fresh("cap_workers", "cap_workers", "concurrent workers, duplicated queue rows");
         free(ci);
     }
 }
@@ -546,10 +569,11 @@ static void test_lost_claim_connection(void **state)
     int pid = etl_test_spawn(args);
     long n = 0;
     for (int i = 0; i < 200 && n == 0; i++) {
-        sleep_ms(10);
+        etl_test_sleep_ms(10);
         n = count_on(NULL, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
                            "datname = 'cap_claim' AND state = 'idle in transaction' AND query "
-                           "LIKE '%FOR UPDATE SKIP LOCKED%'");
+                           "LIKE '%FOR UPDATE SKIP LOCKED%' AND now() - state_change > "
+                           "interval '30 ms'");
     }
     assert_int_equal(n, 1);
     assert_int_equal(etl_test_wait(pid), 1);
@@ -560,13 +584,47 @@ static void test_lost_claim_connection(void **state)
     run_ok(ci, NULL, "copy");
     assert_fresh("cap_claim", "cap_claim", "after a lost claim");
 
-    /* Sessions idle (in a transaction or not) for 200 ms are cut by the server. */
-    exec_on(NULL, "ALTER DATABASE cap_claim SET idle_in_transaction_session_timeout = '200ms'");
-    exec_on(NULL, "ALTER DATABASE cap_claim SET idle_session_timeout = '200ms'");
-    exec_on("cap_claim", "UPDATE app.submissions SET responses = responses::text::json");
+    /* The target connection (the run's lock and its open batch) is cut: failed, and says so. */
+    exec_on("cap_claim", "UPDATE app.submissions SET responses = (responses::jsonb || "
+                         "'{\"cut\": 1}')::json");
+    pid = etl_test_spawn(args);
+    n = 0;
+    for (int i = 0; i < 200 && n == 0; i++) {
+        etl_test_sleep_ms(10);
+        n = count_on(NULL, "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN "
+                           "pg_database d ON d.oid = l.database WHERE d.datname = 'cap_claim' "
+                           "AND l.locktype = 'advisory' AND l.classid = 7628141");
+    }
+    assert_int_equal(n, 1);
+    int cut = etl_test_wait(pid);
+    if (cut != 1 && cut != 4)
+        fail_msg("a run whose target connection was cut exited %d", cut);
+    st = query_on("cap_claim", "SELECT status FROM dwh.etl_runs ORDER BY id DESC LIMIT 1");
+    assert_string_equal(st, "failed\n");
+    free(st);
+    run_ok(ci, NULL, "copy");
+    assert_fresh("cap_claim", "cap_claim", "after a cut target connection");
+
+    /*
+     * A server that cuts sessions idle in a transaction for 100 ms: etl's
+     * own sessions opt out (a claim is held for a whole batch), or no run
+     * would ever finish.
+     */
+    exec_on(NULL, "ALTER DATABASE cap_claim SET idle_in_transaction_session_timeout = '100ms'");
+    exec_on("cap_claim", "UPDATE app.submissions SET responses = (responses::jsonb || "
+                         "'{\"idle\": 1}')::json");
     etl_run run;
+    if (run_on(ci, NULL, "naive", "150", &run) != 0)
+        fail_msg("a run under idle_in_transaction_session_timeout failed: %s", run.err.data);
+    etl_run_release(&run);
+    assert_fresh("cap_claim", "cap_claim", "under idle_in_transaction_session_timeout");
+    /* Sessions idle outside a transaction for 100 ms: a cut run fails loudly, never silently. */
+    exec_on(NULL, "ALTER DATABASE cap_claim RESET ALL");
+    exec_on(NULL, "ALTER DATABASE cap_claim SET idle_session_timeout = '100ms'");
+    exec_on("cap_claim", "UPDATE app.submissions SET responses = (responses::jsonb || "
+                         "'{\"idle\": 2}')::json");
     int status = run_on(ci, NULL, "naive", "150", &run);
-    if (status != 0) /* cut: loud, and recorded */
+    if (status != 0)
         assert_non_null(strstr(run.err.data, "etl: "));
     etl_run_release(&run);
     exec_on(NULL, "ALTER DATABASE cap_claim RESET ALL");

@@ -35,12 +35,6 @@ static const char digest_sql[] =
     "submission_id, submission_created, schema_path, value, answer_type, tag), E'\\n' "
     "ORDER BY submission_id, schema_path), '')) FROM dwh.response_events";
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static char *conninfo_for(const char *name)
 {
     return etl_test_conninfo_for(&server, name);
@@ -265,7 +259,7 @@ static void test_concurrent_runs(void **state)
     /* Two real runs at once: one works, the other gets the lock code. */
     const char *slow[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
     int a = etl_test_spawn(slow);
-    sleep_ms(150);
+    etl_test_sleep_ms(150);
     int b = etl_test_spawn(slow);
     int sa = etl_test_wait(a);
     int sb = etl_test_wait(b);
@@ -377,7 +371,7 @@ static void test_sigterm_rolls_back_the_open_batch(void **state)
     char *ci = fresh_app("prod_term");
     const char *args[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
     int pid = etl_test_spawn(args);
-    sleep_ms(400);
+    etl_test_sleep_ms(400);
     kill(pid, SIGTERM);
     assert_int_equal(etl_test_wait(pid), 7);
     char *st = query_on("prod_term", "SELECT status, submissions % 10, submissions < 300, "
@@ -388,13 +382,6 @@ static void test_sigterm_rolls_back_the_open_batch(void **state)
     assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
     assert_identical("prod_term", "rerun after SIGTERM");
     free(ci);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -412,10 +399,10 @@ static void test_sigkill_anywhere_then_rerun(void **state)
     for (size_t p = 0; p < 5; p++) {
         char *ci = fresh_app("prod_kill");
         const char *args[] = {"--db", ci, "-q", "process", procs[p], "--batch-size", "10", NULL};
-        long long t0 = now_ms();
+        long long t0 = etl_test_now_ms();
         int pid = etl_test_spawn(args);
         assert_int_equal(etl_test_wait(pid), 0);
-        long long full = now_ms() - t0;
+        long long full = etl_test_now_ms() - t0;
         assert_identical("prod_kill", procs[p]);
         free(ci);
         int killed = 0;
@@ -427,7 +414,7 @@ static void test_sigkill_anywhere_then_rerun(void **state)
             ci = fresh_app("prod_kill");
             args[1] = ci;
             pid = etl_test_spawn(args);
-            sleep_ms(delay);
+            etl_test_sleep_ms(delay);
             kill(pid, SIGKILL);
             int status = etl_test_wait(pid);
             char *done = query_on("prod_kill", "SELECT count(*) FROM dwh.etl_processed");
@@ -468,7 +455,7 @@ static void test_server_restart_mid_run(void **state)
     char *ci = fresh_app("prod_restart");
     const char *args[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
     int pid = etl_test_spawn(args);
-    sleep_ms(400);
+    etl_test_sleep_ms(400);
     if (server.server) {
         etl_test_server_restart(&server, SERVER_NAME);
     } else {

@@ -68,6 +68,10 @@ void etl_test_exec_on(const etl_test_server *s, const char *dbname, const char *
 /* etl_test_query_text on a connection of its own to dbname (caller frees). */
 char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char *sql);
 
+/* Sleep for ms milliseconds; a monotonic clock in milliseconds. */
+void etl_test_sleep_ms(long ms);
+long long etl_test_now_ms(void);
+
 /* Read a whole file; fails the test on error. */
 char *etl_test_read(const char *path);
 
