@@ -46,7 +46,7 @@ start_server() {
 }
 
 recreate() { # recreate NAME [TEMPLATE]
-    psql_on postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
+    psql_on postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" \
         -c "CREATE DATABASE $1 ${2:+TEMPLATE $2 STRATEGY FILE_COPY}"
 }
 
@@ -69,7 +69,13 @@ scale_source() {
     "$ETL" -q --db "$(ci "$db")" process copy
     psql_on "$db" <<SQL
 SET session_replication_role = replica;  -- no capture of this set-up
+SET maintenance_work_mem = '1GB';
+-- Rows first, indexes after: building an index once is far cheaper than growing it row by row.
+DROP INDEX dwh.response_events_submission_idx;
+ALTER TABLE dwh.etl_processed DROP CONSTRAINT etl_processed_pkey;
 CREATE TEMP TABLE keep AS SELECT id FROM app.submissions ORDER BY id LIMIT $n;
+-- Each copy is made from the kept originals, never from the copies made before it.
+CREATE TEMP TABLE base_events AS SELECT e.* FROM dwh.response_events e JOIN keep k ON k.id = e.submission_id;
 DELETE FROM dwh.response_events e WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = e.submission_id);
 DELETE FROM dwh.etl_processed p WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = p.submission_id);
 DELETE FROM app.submissions s WHERE NOT EXISTS (SELECT 1 FROM keep k WHERE k.id = s.id);
@@ -86,12 +92,14 @@ BEGIN
                 submission_created, processed_on, schema_path, value, answer_type, tag)
             SELECT e.form_id, e.form_name, e.user_id, e.user_full_name, b.new, e.submission_created,
                 e.processed_on, e.schema_path, e.value, e.answer_type, e.tag
-            FROM dwh.response_events e JOIN batch b ON b.old = e.submission_id;
+            FROM base_events e JOIN batch b ON b.old = e.submission_id;
         INSERT INTO dwh.etl_processed SELECT b.new, 1 FROM batch b;
         DROP TABLE batch;
         k := k + 1;
     END LOOP;
 END \$\$;
+CREATE INDEX response_events_submission_idx ON dwh.response_events (submission_id);
+ALTER TABLE dwh.etl_processed ADD PRIMARY KEY (submission_id);
 SQL
     psql_on "$db" -c "VACUUM ANALYZE"
 }
@@ -155,45 +163,55 @@ first_run() {
 
 capture_cost() {
     need_template xlarge
-    # Two application databases that differ only by etl's capture (and its two indexes), each
-    # with 100,000 submissions to insert in `stage`.
-    for mode in plain capture; do
+    # Three application databases, each with 100,000 submissions to insert in `stage`: plain;
+    # with etl's change capture (triggers and queue) but not the two indexes `etl init` adds on
+    # app.submissions; and with both, as `etl init` leaves it.
+    local modes=(plain triggers capture)
+    for mode in "${modes[@]}"; do
         recreate "cost_$mode" etl_tpl_xlarge
         psql_on "cost_$mode" <<'SQL'
 CREATE TABLE stage AS SELECT row_number() OVER () AS n, md5(s.id::text || k)::uuid AS id, s.form_id,
     s.user_id, s.responses, s.date_created FROM app.submissions s, generate_series(1, 5) k LIMIT 100000;
 CREATE INDEX ON stage (n);
-VACUUM ANALYZE;
 SQL
+        if [ "$mode" != plain ]; then
+            "$ETL" -q --db "$(ci "cost_$mode")" init
+            psql_on "cost_$mode" -c "TRUNCATE etl.queue"
+        fi
+        [ "$mode" = triggers ] && psql_on "cost_$mode" \
+            -c "DROP INDEX app.etl_submissions_form_id_idx, app.etl_submissions_user_id_idx"
+        psql_on "cost_$mode" -c "VACUUM ANALYZE"
     done
-    "$ETL" -q --db "$(ci cost_capture)" init
-    psql_on cost_capture -c "TRUNCATE etl.queue"
     cat > "$DIR/one.sql" <<'SQL'
 \set n random(1, 100000)
 INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, responses, now() FROM stage WHERE n = :n;
 SQL
     chmod 0644 "$DIR/one.sql"
-    local bulk_plain=() bulk_cap=() one_plain=() one_cap=()
+    declare -A bulk one
     for r in $(seq "$RUNS"); do
-        for mode in plain capture; do
+        for mode in "${modes[@]}"; do
             recreate "run_$mode" "cost_$mode"
             local t0; t0=$(now_ms)
             psql_on "run_$mode" -c "INSERT INTO app.submissions SELECT id, form_id, user_id, responses, date_created FROM stage"
-            local t=$(( $(now_ms) - t0 ))
+            bulk[$mode]+="$(( $(now_ms) - t0 )) "
             t0=$(now_ms)
-            "$BIN/pgbench" -n -q -h "$DIR" -U postgres -t 10000 -f "$DIR/one.sql" "run_$mode" >/dev/null
-            local u=$(( $(now_ms) - t0 ))
-            if [ "$mode" = plain ]; then bulk_plain+=("$t"); one_plain+=("$u"); else bulk_cap+=("$t"); one_cap+=("$u"); fi
+            "$BIN/pgbench" -n -h "$DIR" -U postgres -t 10000 -f "$DIR/one.sql" "run_$mode" >/dev/null
+            one[$mode]+="$(( $(now_ms) - t0 )) "
         done
     done
-    local a b c d
-    a=$(printf '%s\n' "${bulk_plain[@]}" | median); b=$(printf '%s\n' "${bulk_cap[@]}" | median)
-    c=$(printf '%s\n' "${one_plain[@]}" | median); d=$(printf '%s\n' "${one_cap[@]}" | median)
-    echo "application writes, ms (median of $RUNS, alternating):"
-    printf '  %-44s %9s %9s %7s\n' "" "plain" "capture" "ratio"
-    awk -v a="$a" -v b="$b" 'BEGIN {printf "  %-44s %9d %9d %7.2f\n", "INSERT ... SELECT of 100,000 submissions", a, b, b / a}'
-    awk -v a="$c" -v b="$d" 'BEGIN {printf "  %-44s %9d %9d %7.2f\n", "10,000 single-row INSERTs, one per transaction", a, b, b / a}'
-    echo "  (runs, plain: ${bulk_plain[*]} / ${one_plain[*]}; capture: ${bulk_cap[*]} / ${one_cap[*]})"
+    echo "application writes, ms (median of $RUNS, the three alternating):"
+    printf '  %-48s %8s %9s %9s %9s %9s\n' "" plain triggers ratio "+indexes" ratio
+    local what
+    for what in bulk one; do
+        local -n m=$what
+        local p t c
+        p=$(printf '%s\n' ${m[plain]} | median); t=$(printf '%s\n' ${m[triggers]} | median)
+        c=$(printf '%s\n' ${m[capture]} | median)
+        awk -v l="$([ $what = bulk ] && echo 'one INSERT ... SELECT of 100,000 submissions' || echo '10,000 single-row INSERTs, one per transaction')" \
+            -v p="$p" -v t="$t" -v c="$c" \
+            'BEGIN {printf "  %-48s %8d %9d %9.2f %9d %9.2f\n", l, p, t, t / p, c, c / p}'
+        echo "    runs: plain ${m[plain]}/ triggers ${m[triggers]}/ +indexes ${m[capture]}"
+    done
 }
 
 [ -x "$ETL" ] || { echo "bench-inplace: $ETL not found; run ./setup.sh build first" >&2; exit 2; }

@@ -57,6 +57,15 @@ typedef struct etl_prod_init_result {
     int indexes;   /* indexes this init created on app.submissions */
 } etl_prod_init_result;
 
+/* What `etl init` sets up. */
+typedef struct etl_prod_init_cfg {
+    const char *source;
+    const char *target; /* or NULL: the source */
+    bool capture;       /* install change capture on the source */
+    bool indexes; /* with capture: index app.submissions on form_id and user_id if unindexed */
+    const etl_log *log;
+} etl_prod_init_cfg;
+
 /*
  * Create the dwh schema and tables in the target (source if target is NULL),
  * after checking the source has the app tables; with capture, install or
@@ -64,8 +73,7 @@ typedef struct etl_prod_init_result {
  * before capture existed keeps its ledger, runs and rejects.  ETL_ERR_USAGE
  * for --no-capture on a source that has capture.
  */
-int etl_prod_init(const char *source, const char *target, bool capture, etl_prod_init_result *out,
-                  const etl_log *log, etl_error *err);
+int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err);
 
 /*
  * One run.  ETL_ERR_LOCKED when, without capture, another run holds the

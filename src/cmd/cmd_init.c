@@ -12,7 +12,7 @@
 #include "banned.h"
 
 static const char help[] =
-    "Usage: etl init --db CONNINFO [--target CONNINFO] [--no-capture]\n\n"
+    "Usage: etl init --db CONNINFO [--target CONNINFO] [--no-capture] [--no-index]\n\n"
     "Prepare a database for in-place runs.  Creates the dwh schema, dwh.response_events\n"
     "and the bookkeeping tables (dwh.etl_runs, dwh.etl_processed, dwh.etl_rejects) in\n"
     "the application's database, or with --target in another one.  Then installs change\n"
@@ -27,14 +27,20 @@ static const char help[] =
     "  --target CONNINFO  put the warehouse tables in this database\n"
     "  --no-capture       no triggers (for a role that may not create them): runs scan\n"
     "                     for submissions missing from the ledger, which costs a pass\n"
-    "                     over the table and sees new submissions only, never edits\n\n";
+    "                     over the table and sees new submissions only, never edits\n"
+    "  --no-index         do not add the two indexes: cheaper bulk writes for the\n"
+    "                     application, but a run after a form or user change (a new\n"
+    "                     user too) scans app.submissions (docs/cron.md has figures)\n\n";
 
 int cmd_init(int argc, char **argv, etl_cli *cli)
 {
     const char *target = NULL;
     bool no_capture = false;
-    const cli_option opts[] = {
-        {"target", NULL, &target}, {"no-capture", &no_capture, NULL}, {NULL, NULL, NULL}};
+    bool no_index = false;
+    const cli_option opts[] = {{"target", NULL, &target},
+                               {"no-capture", &no_capture, NULL},
+                               {"no-index", &no_index, NULL},
+                               {NULL, NULL, NULL}};
     int parsed = cli_parse_options(argc, argv, cli, "init", help, opts, false);
     if (parsed != CLI_PARSED)
         return parsed;
@@ -45,7 +51,12 @@ int cmd_init(int argc, char **argv, etl_cli *cli)
     etl_error err;
     etl_error_clear(&err);
     etl_prod_init_result res;
-    if (etl_prod_init(cli->db, target, !no_capture, &res, &cli->log, &err) != ETL_OK)
+    etl_prod_init_cfg ic = {.source = cli->db,
+                            .target = target,
+                            .capture = !no_capture,
+                            .indexes = !no_index,
+                            .log = &cli->log};
+    if (etl_prod_init(&ic, &res, &err) != ETL_OK)
         return cli_fail(&err);
     char *where = etl_db_redact(target ? target : cli->db);
     etl_log_info(&cli->log, "dwh tables ready in %s", where ? where : "the target");

@@ -148,13 +148,12 @@ int etl_prod_copy_ledger(etl_db *src, etl_db *ledger, bool cross, etl_error *err
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot list the processed submissions");
 }
 
-int etl_prod_init(const char *source, const char *target, bool capture, etl_prod_init_result *out,
-                  const etl_log *log, etl_error *err)
+int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err)
 {
     memset(out, 0, sizeof(*out));
     etl_db *src = NULL;
     etl_db *tgt = NULL;
-    int rc = etl_db_open(&src, source, NULL, log, err);
+    int rc = etl_db_open(&src, cfg->source, NULL, cfg->log, err);
     char ok[8];
     if (rc == ETL_OK)
         rc = etl_prod_value(src, "SELECT to_regclass('app.submissions') IS NOT NULL", 0, NULL, ok,
@@ -163,7 +162,7 @@ int etl_prod_init(const char *source, const char *target, bool capture, etl_prod
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "the source database has no app.submissions table: is --db the "
                            "application's database?");
-    if (rc == ETL_OK && capture &&
+    if (rc == ETL_OK && cfg->capture &&
         (rc = etl_prod_value(src,
                              "SELECT to_regclass('app.forms') IS NOT NULL AND "
                              "to_regclass('app.users') IS NOT NULL",
@@ -173,22 +172,22 @@ int etl_prod_init(const char *source, const char *target, bool capture, etl_prod
                            "change capture needs app.forms and app.users beside "
                            "app.submissions; the source lacks one (or use --no-capture)");
     etl_capture_state state = ETL_CAPTURE_NONE;
-    if (rc == ETL_OK && (rc = etl_capture_state_of(src, &state, err)) == ETL_OK && !capture &&
+    if (rc == ETL_OK && (rc = etl_capture_state_of(src, &state, err)) == ETL_OK && !cfg->capture &&
         state != ETL_CAPTURE_NONE)
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "init --no-capture: the source already has change capture, and "
                            "runs use it; to go back to the ledger scan, drop it first with "
                            "DROP SCHEMA etl CASCADE");
-    if (rc == ETL_OK && target)
-        rc = etl_db_open(&tgt, target, NULL, log, err);
+    if (rc == ETL_OK && cfg->target)
+        rc = etl_db_open(&tgt, cfg->target, NULL, cfg->log, err);
     if (rc == ETL_OK && (rc = etl_db_exec(tgt ? tgt : src, etl_schema_dwh_sql, err)) != ETL_OK)
         etl_error_wrap(err, "cannot create the dwh tables");
-    if (rc == ETL_OK && capture)
+    if (rc == ETL_OK && cfg->capture)
         rc = etl_capture_install(src, tgt ? tgt : src, tgt != NULL, &out->queued, &out->repaired,
                                  err);
-    if (rc == ETL_OK && capture)
+    if (rc == ETL_OK && cfg->capture && cfg->indexes)
         rc = etl_capture_indexes(src, &out->indexes, err);
-    out->capture = rc == ETL_OK && capture;
+    out->capture = rc == ETL_OK && cfg->capture;
     etl_db_close(src);
     etl_db_close(tgt);
     return rc;

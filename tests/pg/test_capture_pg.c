@@ -750,7 +750,18 @@ static void test_upgrade_keeps_the_ledger(void **state)
     etl_run_release(&run);
     assert_int_equal(count_on("cap_upgrade", "SELECT count(*) FROM etl.queue"), 4);
     assert_int_equal(count_on("cap_upgrade", "SELECT count(*) FROM dwh.etl_runs"), 1);
-    /* Again: nothing more is queued. */
+    assert_int_equal(count_on("cap_upgrade", "SELECT count(*) FROM pg_indexes WHERE indexname "
+                                             "LIKE 'etl_submissions_%_idx'"),
+                     2);
+    /* Again: nothing more is queued; --no-index adds no index (and removes none). */
+    exec_on("cap_upgrade", "DROP INDEX app.etl_submissions_user_id_idx");
+    const char *again[] = {"--db", ci, "init", "--no-index", NULL};
+    assert_int_equal(etl(&run, again), 0);
+    assert_non_null(strstr(run.err.data, "0 indexes created"));
+    etl_run_release(&run);
+    assert_int_equal(count_on("cap_upgrade", "SELECT count(*) FROM pg_indexes WHERE indexname "
+                                             "LIKE 'etl_submissions_%_idx'"),
+                     1);
     assert_int_equal(etl(NULL, init), 0);
     assert_int_equal(count_on("cap_upgrade", "SELECT count(*) FROM etl.queue"), 4);
     assert_int_equal(run_on(ci, NULL, "copy", NULL, &run), 0);
