@@ -376,7 +376,7 @@ static void write_like_an_application(const char *dbname, unsigned seed)
         "LIMIT 1; SELECT pg_sleep(0.4); COMMIT",
     };
     etl_db *db = etl_test_connect(&server, dbname);
-    for (unsigned i = seed;; i = i * 1103515245u + 12345u) {
+    for (unsigned i = seed;; i = i * 1103515245U + 12345U) {
         etl_error err;
         if (etl_db_exec(db, ops[(i >> 16) % 6], &err) != ETL_OK)
             etl_db_exec(db, "ROLLBACK", &err);
