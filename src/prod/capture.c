@@ -260,7 +260,8 @@ int etl_capture_indexes(etl_db *src, int *created, etl_error *err)
  * One piece of the expansion, in one transaction: take up to EXPAND_ROWS
  * form and user rows, queue their submissions as of now, drop the rows.
  * The ids go through the client so that the planner sees real arrays and
- * uses the form_id and user_id indexes.  *taken: rows taken.
+ * uses the form_id and user_id indexes (or, with neither, scans the table
+ * once).  *taken: rows taken.
  */
 static int expand_some(etl_db *src, long *taken, etl_error *err)
 {
@@ -281,10 +282,9 @@ static int expand_some(etl_db *src, long *taken, etl_error *err)
         *taken = strtol(etl_result_get(r, 0, 0), NULL, 10);
         const char *params[2] = {etl_result_get(r, 0, 1), etl_result_get(r, 0, 2)};
         rc = etl_db_exec_params(src,
-                                "INSERT INTO etl.queue (kind, id) SELECT 's', id FROM ("
-                                "SELECT id FROM app.submissions WHERE form_id = ANY($1::uuid[]) "
-                                "UNION "
-                                "SELECT id FROM app.submissions WHERE user_id = ANY($2::uuid[])) x",
+                                "INSERT INTO etl.queue (kind, id) SELECT 's', id FROM "
+                                "app.submissions WHERE form_id = ANY($1::uuid[]) OR user_id = "
+                                "ANY($2::uuid[])",
                                 2, params, err);
     }
     etl_result_free(r);

@@ -52,13 +52,12 @@ typedef struct prod {
     long long run_id;
     char run_id_text[32];
     size_t backlog;
-    etl_run_stats done;  /* committed batches of earlier claims */
-    etl_buf ids;         /* capture: the claimed submission ids, a uuid[] literal */
-    etl_buf seqs;        /* capture: the claimed queue rows, a bigint[] literal */
-    size_t claimed;      /* capture: distinct submissions claimed */
-    etl_buf seen_before; /* capture: those handled by an earlier run, a uuid[] literal */
-    char after_seq[32];  /* capture: claim rows past this seq (a dry run keeps its rows) */
-    char max_seq[32];    /* capture: ... and up to this one, the newest when the run began */
+    etl_run_stats done; /* committed batches of earlier claims */
+    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
+    size_t claimed;     /* capture: distinct submissions claimed */
+    char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
+    char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
     int progress_shown;
 } prod;
 
@@ -83,10 +82,17 @@ int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, e
     /*
      * A run keeps transactions open while it works elsewhere (the claim, the
      * cursor).  A server-wide idle_in_transaction_session_timeout shorter
-     * than a batch would cut them every time, and no run would ever finish.
+     * than a batch would cut them every time, and no run would ever finish:
+     * raise it to an hour for etl's sessions, no further, so that a hung etl
+     * still lets go of its snapshot and locks.
      */
     if (rc == ETL_OK)
-        rc = etl_db_exec(*out, "SET idle_in_transaction_session_timeout = 0", err);
+        rc = etl_db_exec(*out,
+                         "SELECT set_config('idle_in_transaction_session_timeout', '3600000', "
+                         "false) FROM pg_settings WHERE name = "
+                         "'idle_in_transaction_session_timeout' AND setting::bigint BETWEEN 1 "
+                         "AND 3599999",
+                         err);
     return rc;
 }
 
@@ -460,8 +466,10 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
                                 "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
                                 1, params, err);
     if (rc != ETL_OK && strcmp(err->sqlstate, "55P03") == 0)
-        return etl_error_wrap(err, "another run holds some of these submissions longer than "
-                                   "--lock-timeout allows; the next run takes them");
+        return etl_error_wrap(err, "another run is still working on some of these submissions "
+                                   "and the lock timeout ran out; nothing of this batch was "
+                                   "kept, the next run takes it (with overlapping runs, leave "
+                                   "--lock-timeout unset)");
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot lock the claimed submissions");
 }
 
