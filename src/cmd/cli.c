@@ -10,6 +10,7 @@
 #include "etl/exitcodes.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,29 @@ bool cli_global_option(etl_cli *cli, int opt, const char *arg)
     default:
         return false;
     }
+}
+
+/*
+ * Set by SIGINT/SIGTERM during a long command and read by the run between
+ * submissions.  A signal handler can only talk through a static flag: the
+ * one mutable global in etl.
+ */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+const volatile sig_atomic_t *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_requested;
 }
 
 int cli_fail(const etl_error *err)

@@ -7,6 +7,7 @@
 #define ETL_CMD_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "etl/config.h"
@@ -49,6 +50,12 @@ bool cli_global_option(etl_cli *cli, int opt, const char *arg);
 
 /* The global options as getopt_long entries (n of them), for main(). */
 const struct option *cli_global_longopts(size_t *n);
+
+/*
+ * From now on SIGINT and SIGTERM only set the returned flag, which a run
+ * reads between submissions (and then rolls back its open batch).
+ */
+const volatile sig_atomic_t *cli_catch_stop(void);
 
 /*
  * Print "etl: <message>" for err and return its exit status.  The one place

@@ -52,19 +52,6 @@ static const char help[] =
     "holds the lock (without capture); 7 interrupted; 8 too many rejects; see\n"
     "docs/cli.md for all.\n\n";
 
-/*
- * Set by SIGINT/SIGTERM during an in-place run and read by the pipeline
- * between submissions.  A signal handler can only talk through a static
- * flag: the one mutable global in etl.
- */
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void print_summary(const char *scenario, const etl_processor_cfg *p, const etl_run_stats *st,
                           const char *db, bool json)
 {
@@ -134,11 +121,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         etl_config_free(config);
         return cli_fail(&err);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    const volatile sig_atomic_t *stop = cli_catch_stop();
     etl_prod_cfg pc = {.source = cli->db,
                        .target = o->target,
                        .proc = p,
@@ -148,7 +131,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
                        .statement_timeout_ms = (long)st_ms,
                        .lock_timeout_ms = (long)lock_ms,
                        .progress = !o->json && cli->log.verbosity >= 0 && isatty(2),
-                       .stop = &stop_requested,
+                       .stop = stop,
                        .log = &cli->log};
     etl_prod_result res;
     rc = etl_prod_run(&pc, &res, &err);

@@ -74,15 +74,6 @@ static void print_text(const etl_verify_result *r, bool repair)
         printf("run `etl verify --repair` to have the next run fix them\n");
 }
 
-/* Set by SIGINT/SIGTERM; verify stops at the next submission. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 int cmd_verify(int argc, char **argv, etl_cli *cli)
 {
     const char *target = NULL;
@@ -105,18 +96,14 @@ int cmd_verify(int argc, char **argv, etl_cli *cli)
     etl_config *config = NULL;
     const etl_processor_cfg *p = NULL;
     int rc = cli_load_processor(cli, processor, &config, &p, &err);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    const volatile sig_atomic_t *stop = cli_catch_stop();
     etl_verify_result res;
     if (rc == ETL_OK) {
         etl_verify_cfg vc = {.source = cli->db,
                              .target = target,
                              .proc = p,
                              .repair = repair,
-                             .stop = &stop_requested,
+                             .stop = stop,
                              .log = &cli->log};
         rc = etl_prod_verify(&vc, &res, &err);
     }
