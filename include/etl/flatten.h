@@ -26,6 +26,7 @@
 #define ETL_REJECT_UNKNOWN_USER "unknown_user"           /* the user does not exist */
 #define ETL_REJECT_UNSTORABLE_STRING "unstorable_string" /* \u0000 or a lone surrogate */
 #define ETL_REJECT_TYPE_MISMATCH "type_mismatch"         /* JSON type contradicts answerType */
+#define ETL_REJECT_AMBIGUOUS_ANSWER "ambiguous_answer"   /* one question answered twice */
 
 /* ---- JSON tokenizer ---------------------------------------------------- */
 
@@ -63,6 +64,13 @@ typedef struct etl_json_doc {
     size_t max_depth; /* nesting limit; deeper input is an error, never a crash */
     size_t err_at;    /* after a failed tokenize: byte offset near the problem */
     int too_deep;     /* after a failed tokenize: the depth limit was the problem */
+    /*
+     * After a tokenize: a string (key or value) holds \u0000 or a lone
+     * surrogate, which PostgreSQL cannot store (jsonb refuses the whole
+     * document); unstorable_at is the byte offset of the first such escape.
+     */
+    int unstorable;
+    size_t unstorable_at;
 } etl_json_doc;
 
 #define ETL_JSON_DEFAULT_MAX_DEPTH 256
@@ -73,6 +81,7 @@ void etl_json_doc_release(etl_json_doc *d);
 /*
  * Tokenize s[0..len).  ETL_OK, ETL_ERR_INPUT (err says what was expected
  * and at which byte offset) or ETL_ERR_NOMEM.  The doc borrows text.
+ * An unstorable string is not an error here: see d->unstorable.
  */
 int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err);
 
@@ -87,9 +96,13 @@ int etl_json_decode_string(const etl_json_doc *d, const etl_json_tok *t, etl_buf
                            etl_error *err);
 
 /*
- * Append the text of a number: integers exactly as written (no digit limit,
- * never through a double); other numbers as the shortest %g text that reads
- * back to the same double; non-finite results (1e999) as written.
+ * Append the text of a number.  Its text changes only to a text of exactly
+ * the same decimal value: integers stay as written (no digit limit, never
+ * through a double); other numbers become the shortest text that reads back
+ * to the same double (2.50 -> 2.5, 1e2 -> 100, 1e-5 -> 1e-05; fixed notation
+ * for decimal exponents -4..15, as Python's repr) when that text denotes
+ * exactly the value written, and stay as written otherwise
+ * (0.10000000000000001, 1e-400, 1e999, 12345678901234567890.5).
  */
 int etl_format_number(const char *raw, size_t len, etl_buf *out);
 
@@ -125,8 +138,12 @@ size_t etl_pathmap_count(const etl_pathmap *m);
  * type contradicts the question (number: a number; boolean: true or false;
  * date: a "YYYY-MM-DD" string; text: any scalar) is an ETL_ERR_INPUT with
  * reason type_mismatch, and so is an array or object where a question
- * (that is no group) expects a scalar.  On ETL_ERR_INPUT the
- * events appended so far are still in out: the caller truncates.
+ * (that is no group) expects a scalar.  Of members with the same name in one
+ * object only the last counts, as in jsonb (the earlier ones are skipped
+ * with everything below them).  Two answers for one question by different
+ * routes (a dotted key "a.b" beside {"a": {"b": ...}}) are an ETL_ERR_INPUT
+ * with reason ambiguous_answer.  On ETL_ERR_INPUT the events appended so
+ * far are still in out: the caller truncates.
  * `path` is scratch space reused between calls.
  */
 int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,

@@ -18,7 +18,7 @@
 
 #include "banned.h"
 
-#define REJECTS_SHOWN 10
+#define REJECTS_SHOWN 10 /* rejected submissions listed on stderr; -v lists them all */
 /*
  * Events handed to the loader at once at most.  Loaders split this into
  * their own statement sizes; writing per extractor batch rather than per
@@ -54,6 +54,21 @@ static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error 
     rc = etl_buf_append(out, etl_result_get(r, 0, 0), etl_result_len(r, 0, 0));
     etl_result_free(r);
     return rc;
+}
+
+/* Tell the user about one rejected submission: the first REJECTS_SHOWN, or all with -v. */
+static void report_reject(const etl_log *log, size_t *shown, const char *id, const char *reason,
+                          const char *msg)
+{
+    if ((*shown)++ < REJECTS_SHOWN || (log && log->verbosity > 0))
+        etl_log_info(log, "submission %s rejected (%s): %s", id, reason ? reason : "invalid", msg);
+}
+
+static void report_rejects_hidden(const etl_log *log, size_t shown)
+{
+    if (shown > REJECTS_SHOWN && !(log && log->verbosity > 0))
+        etl_log_info(log, "... and %zu more rejected submissions (-v lists them all)",
+                     shown - REJECTS_SHOWN);
 }
 
 static void debug_mem(const etl_log *log, const char *stage, size_t batch)
@@ -192,9 +207,7 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
     etl_error_clear(&why);
     int rc = tr->ops->apply(tr->state, s, &r->events, &why);
     if (rc == ETL_ERR_INPUT) {
-        if (r->shown++ < REJECTS_SHOWN)
-            etl_log_info(cfg->log, "submission %s rejected (%s): %s", s->id,
-                         why.reason ? why.reason : "invalid", why.msg);
+        report_reject(cfg->log, &r->shown, s->id, why.reason, why.msg);
         if (batch_log_add(&r->batch, cfg->before_commit != NULL, s->id, &why) != ETL_OK)
             return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
         if (r->stats->rejected + r->batch.nrejects > cfg->max_rejects)
@@ -215,6 +228,17 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
     return ETL_OK;
 }
 
+typedef struct indb_rejects {
+    const etl_log *log;
+    size_t shown;
+} indb_rejects;
+
+static void indb_reject(void *ctx, const char *id, const char *reason, const char *detail)
+{
+    indb_rejects *r = ctx;
+    report_reject(r->log, &r->shown, id, reason, detail);
+}
+
 /*
  * The in-db processor: one statement in one target transaction.  It needs
  * the submissions in the target database, and it has no per-submission
@@ -229,19 +253,34 @@ static int run_in_db(const etl_pipeline_cfg *cfg, etl_db *target, etl_run_stats 
                              "per-submission bookkeeping; use copy for in-place runs",
                              cfg->proc->name);
     long long t0 = etl_now_us();
+    indb_rejects shown = {cfg->log, 0};
+    etl_indb_cfg icfg = {.processed_on = cfg->processed_on,
+                         .filter = cfg->source_filter,
+                         .max_depth = cfg->proc->max_depth,
+                         .max_bytes = cfg->proc->max_bytes,
+                         .reject = indb_reject,
+                         .ctx = &shown};
+    etl_indb_stats is;
     int rc = etl_db_exec(target, "BEGIN", err);
     if (rc == ETL_OK && cfg->empty_target)
         rc = etl_db_exec(target, "TRUNCATE dwh.response_events", err);
     if (rc == ETL_OK)
-        rc = etl_indb_run(target, cfg->processed_on, cfg->source_filter, &stats->events,
-                          &stats->submissions, err);
+        rc = etl_indb_run(target, &icfg, &is, err);
+    report_rejects_hidden(cfg->log, shown.shown);
+    if (rc == ETL_OK && is.rejected > cfg->max_rejects)
+        rc = etl_error_set(err, ETL_ERR_REJECTS,
+                           "more than %zu submissions rejected (--max-rejects); the statement "
+                           "was rolled back",
+                           cfg->max_rejects);
     if (rc == ETL_OK)
         rc = etl_db_exec(target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
-    if (rc != ETL_OK) {
+    if (rc == ETL_OK) {
+        stats->events = is.events;
+        stats->submissions = is.submissions;
+        stats->rejected = is.rejected;
+    } else {
         etl_error ignored;
         etl_db_exec(target, "ROLLBACK", &ignored);
-        stats->events = 0;
-        stats->submissions = 0;
     }
     stats->batches = rc == ETL_OK;
     stats->elapsed_us = etl_now_us() - t0;
@@ -329,8 +368,7 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
         goto out;
     rc = batch_commit(&r, err);
     debug_mem(cfg->log, "commit", nbatch);
-    if (r.shown > REJECTS_SHOWN)
-        etl_log_info(cfg->log, "... and %zu more rejected submissions", r.shown - REJECTS_SHOWN);
+    report_rejects_hidden(cfg->log, r.shown);
 out:
     batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;

@@ -30,60 +30,213 @@ int etl_answer_type_parse(const char *s, etl_answer_type *out)
     return -1;
 }
 
+/*
+ * A JSON number as digits x 10^exp: the digits of its integer and fraction
+ * parts read as one string, from first to last (exclusive) significant
+ * digit, so equal values have equal forms.  Zero has no significant digit.
+ */
+typedef struct decimal {
+    const char *s;
+    size_t int_start, int_len, frac_start, frac_len;
+    size_t first, last; /* significant digits: [first, last) of int then frac digits */
+    long long exp;      /* value = digits [first, last) x 10^exp */
+    int neg;
+} decimal;
+
+static char decimal_digit(const decimal *x, size_t i)
+{
+    const char *at =
+        i < x->int_len ? x->s + x->int_start + i : x->s + x->frac_start + (i - x->int_len);
+    return *at;
+}
+
+/* Read a number the tokenizer accepted (or one printf wrote) into x. */
+static void decimal_read(decimal *x, const char *s, size_t len)
+{
+    size_t i = 0;
+    memset(x, 0, sizeof(*x));
+    x->s = s;
+    x->neg = len && s[0] == '-';
+    i = (size_t)x->neg;
+    x->int_start = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    x->int_len = i - x->int_start;
+    if (i < len && s[i] == '.')
+        i++;
+    x->frac_start = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    x->frac_len = i - x->frac_start;
+    long long e = 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        int eneg = i < len && s[i] == '-';
+        if (i < len && (s[i] == '-' || s[i] == '+'))
+            i++;
+        for (; i < len; i++)
+            if (e < 1000000000000000LL) /* saturate: such a value is no finite double */
+                e = e * 10 + (s[i] - '0');
+        e = eneg ? -e : e;
+    }
+    size_t n = x->int_len + x->frac_len;
+    size_t first = 0;
+    while (first < n && decimal_digit(x, first) == '0')
+        first++;
+    size_t last = n;
+    while (last > first && decimal_digit(x, last - 1) == '0')
+        last--;
+    x->first = first;
+    x->last = last;
+    /* value = digits[first, last) x 10^(e - frac_len + (n - last)) */
+    x->exp = e - (long long)x->frac_len + (long long)(n - last);
+}
+
+/* Do the number texts a and b denote exactly the same decimal value? */
+static bool same_decimal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    decimal x;
+    decimal y;
+    decimal_read(&x, a, alen);
+    decimal_read(&y, b, blen);
+    size_t n = x.last - x.first;
+    if (n == 0 || y.last - y.first == 0)
+        return n == y.last - y.first; /* zero: -0 and 0 are the same value */
+    if (x.neg != y.neg || n != y.last - y.first || x.exp != y.exp)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (decimal_digit(&x, x.first + i) != decimal_digit(&y, y.first + i))
+            return false;
+    return true;
+}
+
+/* The shortest text that reads back to d, laid out as Python's repr does. */
+static void shortest_text(double d, char *txt, size_t cap)
+{
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(txt, cap, "%.*e", prec - 1, d);
+        if (strtod(txt, NULL) == d)
+            break;
+    }
+    /* Fixed notation for exponents -4..15 (1e2 is "100", 2.50 is "2.5"), scientific beyond. */
+    int exp10 = (int)strtol(strchr(txt, 'e') + 1, NULL, 10);
+    if (exp10 >= -4 && exp10 < 16) {
+        int decimals = prec - 1 - exp10;
+        snprintf(txt, cap, "%.*f", decimals > 0 ? decimals : 0, d);
+    } else {
+        snprintf(txt, cap, "%.*g", prec, d);
+    }
+}
+
 int etl_format_number(const char *raw, size_t len, etl_buf *out)
 {
     if (!memchr(raw, '.', len) && !memchr(raw, 'e', len) && !memchr(raw, 'E', len))
         return etl_buf_append(out, raw, len); /* an integer: exact, any number of digits */
-    char tmp[64];
-    if (len >= sizeof(tmp))
-        return etl_buf_append(out, raw, len); /* absurdly long mantissa: keep as written */
+    char small[64];
+    char *tmp = len < sizeof(small) ? small : malloc(len + 1);
+    if (!tmp)
+        return ETL_ERR_NOMEM;
     memcpy(tmp, raw, len);
     tmp[len] = '\0';
     double d = strtod(tmp, NULL);
-    if (!isfinite(d))
-        return etl_buf_append(out, raw, len);
-    /*
-     * Shortest digits that read back to the same double, then laid out as
-     * Python's repr does: fixed notation for exponents -4..15 (so 1e2 is
-     * "100" and 2.50 is "2.5"), scientific beyond (1e+16, 1e-05).
-     */
+    if (tmp != small)
+        free(tmp);
     char txt[40];
-    int prec = 1;
-    for (; prec <= 17; prec++) {
-        snprintf(txt, sizeof(txt), "%.*e", prec - 1, d);
-        if (strtod(txt, NULL) == d)
-            break;
+    if (isfinite(d)) {
+        shortest_text(d, txt, sizeof(txt));
+        if (same_decimal(raw, len, txt, strlen(txt)))
+            return etl_buf_puts(out, txt);
     }
-    int exp10 = (int)strtol(strchr(txt, 'e') + 1, NULL, 10);
-    if (exp10 >= -4 && exp10 < 16) {
-        int decimals = prec - 1 - exp10;
-        snprintf(txt, sizeof(txt), "%.*f", decimals > 0 ? decimals : 0, d);
-    } else {
-        snprintf(txt, sizeof(txt), "%.*g", prec, d);
-    }
-    return etl_buf_puts(out, txt);
+    return etl_buf_append(out, raw, len); /* 1e999, 1e-400, 0.10000000000000001: as written */
 }
+
+/* What one walk keeps beside the caller's buffers. */
+typedef struct walk {
+    const etl_json_doc *d;
+    const etl_pathmap *m;
+    const etl_submission *sub;
+    etl_event_batch *out;
+    etl_buf *path;
+    etl_buf key[2]; /* decoded keys, to compare escaped member names */
+    bool dotted;    /* a member name with a dot was part of a path */
+} walk;
 
 typedef struct frame {
     uint32_t obj;       /* token index of the object */
     uint32_t cursor;    /* token index of the next member's key to look at for children */
     uint32_t remaining; /* members not yet looked at for children */
     size_t path_len;    /* bytes of the path buffer that are this object's path */
+    bool dups;          /* two members of the object have the same name */
 } frame;
 
-/* Append ".key" (or "key" at the root) to path; returns false if the key cannot be a slug. */
-static int extend_path(const etl_json_doc *d, const etl_json_tok *key, etl_buf *path, size_t base,
-                       int *usable)
+/* Do key tokens a and b name the same member?  Compared decoded, as jsonb does. */
+static int same_key(walk *w, const etl_json_tok *a, const etl_json_tok *b, bool *same)
 {
+    const etl_json_doc *d = w->d;
+    if (!a->escaped && !b->escaped) {
+        *same = a->len == b->len && memcmp(d->text + a->start, d->text + b->start, a->len) == 0;
+        return ETL_OK;
+    }
+    etl_error ignored; /* the tokenizer found no unstorable string, so decoding cannot fail */
+    etl_buf_reset(&w->key[0]);
+    etl_buf_reset(&w->key[1]);
+    if (etl_json_decode_string(d, a, &w->key[0], &ignored) != ETL_OK ||
+        etl_json_decode_string(d, b, &w->key[1], &ignored) != ETL_OK)
+        return ETL_ERR_NOMEM;
+    *same = w->key[0].len == w->key[1].len &&
+            memcmp(w->key[0].data, w->key[1].data, w->key[0].len) == 0;
+    return ETL_OK;
+}
+
+/* Is the member whose key is token k followed in object obj by one of the same name? */
+static int shadowed(walk *w, uint32_t obj, uint32_t k, bool *out)
+{
+    const etl_json_tok *t = w->d->toks;
+    *out = false;
+    for (uint32_t b = t[k + 1].next; b < t[obj].next && !*out; b = t[b + 1].next) {
+        int rc = same_key(w, &t[k], &t[b], out);
+        if (rc != ETL_OK)
+            return rc;
+    }
+    return ETL_OK;
+}
+
+/* Does any member name occur twice in object obj?  Mostly not, and then no member is shadowed. */
+static int has_dups(walk *w, uint32_t obj, bool *out)
+{
+    const etl_json_tok *t = w->d->toks;
+    *out = false;
+    for (uint32_t k = obj + 1; k < t[obj].next && !*out; k = t[k + 1].next) {
+        int rc = shadowed(w, obj, k, out);
+        if (rc != ETL_OK)
+            return rc;
+    }
+    return ETL_OK;
+}
+
+/* Should member k of the frame's object be walked: not shadowed by a later namesake? */
+static int counts(walk *w, const frame *f, uint32_t k, bool *yes)
+{
+    bool later = false;
+    int rc = f->dups ? shadowed(w, f->obj, k, &later) : ETL_OK;
+    *yes = !later;
+    return rc;
+}
+
+/* Set path to the object's path, then ".key" (or "key" at the root). */
+static int extend_path(walk *w, const etl_json_tok *key, size_t base)
+{
+    etl_buf *path = w->path;
     path->len = base;
     if (base && etl_buf_putc(path, '.') != ETL_OK)
         return ETL_ERR_NOMEM;
-    etl_error ignored;
-    int rc = etl_json_decode_string(d, key, path, &ignored);
-    if (rc == ETL_ERR_NOMEM)
-        return rc;
-    /* A key PostgreSQL could not store can never equal a slug from a jsonb schema. */
-    *usable = rc == ETL_OK;
+    etl_error ignored; /* the tokenizer found no unstorable string, so decoding cannot fail */
+    if (etl_json_decode_string(w->d, key, path, &ignored) != ETL_OK)
+        return ETL_ERR_NOMEM;
+    /* Only a name with a dot in it can make two routes to one path. */
+    if (memchr(path->data + base, '.', path->len - base))
+        w->dotted = true;
     return ETL_OK;
 }
 
@@ -190,28 +343,66 @@ static int emit(const etl_json_doc *d, const etl_json_tok *v, const etl_question
 }
 
 /* Emit the scalar members of object f->obj. */
-static int emit_scalars(const etl_json_doc *d, const etl_pathmap *m, const etl_submission *sub,
-                        const frame *f, etl_event_batch *out, etl_buf *path, etl_error *err)
+static int emit_scalars(walk *w, const frame *f, etl_error *err)
 {
+    const etl_json_doc *d = w->d;
     const etl_json_tok *obj = &d->toks[f->obj];
     uint32_t k = f->obj + 1;
     for (uint32_t n = 0; n < obj->size; n++) {
-        const etl_json_tok *key = &d->toks[k];
+        uint32_t key = k;
         const etl_json_tok *val = &d->toks[k + 1];
         k = val->next;
         if (val->type == ETL_JSON_NULL || val->type == ETL_JSON_OBJECT)
             continue; /* null: unanswered; objects: walked after the scalars */
-        int usable;
-        int rc;
-        if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
+        bool walked;
+        int rc = counts(w, f, key, &walked);
+        if (rc != ETL_OK)
             return rc;
-        if (!usable)
+        if (!walked)
             continue;
-        const etl_question *q = etl_pathmap_find(m, path->data, path->len);
-        if (q && val->type == ETL_JSON_ARRAY)
-            return mismatch(err, path, q->type, "an array");
-        if (q && (rc = emit(d, val, q, sub, path, out, err)) != ETL_OK)
+        if ((rc = extend_path(w, &d->toks[key], f->path_len)) != ETL_OK)
             return rc;
+        const etl_question *q = etl_pathmap_find(w->m, w->path->data, w->path->len);
+        if (q && val->type == ETL_JSON_ARRAY)
+            return mismatch(err, w->path, q->type, "an array");
+        if (q && (rc = emit(d, val, q, w->sub, w->path, w->out, err)) != ETL_OK)
+            return rc;
+    }
+    return ETL_OK;
+}
+
+/* Push object token obj, whose path is the first path_len bytes of the path buffer. */
+static int push_frame(walk *w, frame **stack, size_t *depth, size_t *cap, uint32_t obj,
+                      size_t path_len)
+{
+    if (*depth == *cap) {
+        size_t n = *cap ? *cap * 2 : 16;
+        frame *p = realloc(*stack, n * sizeof(**stack));
+        if (!p)
+            return ETL_ERR_NOMEM;
+        *stack = p;
+        *cap = n;
+    }
+    frame *f = &(*stack)[(*depth)++];
+    *f = (frame){obj, obj + 1, w->d->toks[obj].size, path_len, false};
+    return w->d->toks[obj].size > 1 ? has_dups(w, obj, &f->dups) : ETL_OK;
+}
+
+/* Events [from, out->count) are one submission's: is a path among them twice? */
+static int check_one_answer_per_path(const etl_event_batch *out, size_t from, etl_error *err)
+{
+    for (size_t i = from; i < out->count; i++) {
+        const char *p = etl_event_path(out, &out->events[i]);
+        for (size_t j = i + 1; j < out->count; j++) {
+            if (strcmp(p, etl_event_path(out, &out->events[j])) == 0) {
+                etl_error_set(err, ETL_ERR_INPUT,
+                              "'%s' is answered twice, by a member name with a dot in it and by "
+                              "nested objects; which one is meant cannot be told",
+                              p);
+                err->reason = ETL_REJECT_AMBIGUOUS_ANSWER;
+                return ETL_ERR_INPUT;
+            }
+        }
     }
     return ETL_OK;
 }
@@ -226,59 +417,49 @@ int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_subm
         err->reason = ETL_REJECT_NOT_OBJECT;
         return ETL_ERR_INPUT;
     }
+    walk w = {
+        .d = d, .m = m, .sub = sub, .out = out, .path = path, .key = {ETL_BUF_INIT, ETL_BUF_INIT}};
+    size_t first_event = out->count;
     frame *stack = NULL;
     size_t depth = 0;
     size_t cap = 0;
-    int rc = ETL_OK;
     etl_buf_reset(path);
 
     /* The root: push it, emit its scalars, then loop over children. */
-    cap = 16;
-    stack = malloc(cap * sizeof(*stack));
-    if (!stack)
-        return ETL_ERR_NOMEM;
-    stack[0] = (frame){0, 1, d->toks[0].size, 0};
-    depth = 1;
-    if ((rc = emit_scalars(d, m, sub, &stack[0], out, path, err)) != ETL_OK)
-        goto out;
-
-    while (depth > 0) {
+    int rc = push_frame(&w, &stack, &depth, &cap, 0, 0);
+    if (rc == ETL_OK)
+        rc = emit_scalars(&w, &stack[0], err);
+    while (rc == ETL_OK && depth > 0) {
         frame *f = &stack[depth - 1];
         if (f->remaining == 0) {
             depth--;
             continue;
         }
-        const etl_json_tok *key = &d->toks[f->cursor];
-        uint32_t vi = f->cursor + 1;
+        uint32_t key = f->cursor;
+        uint32_t vi = key + 1;
         f->cursor = d->toks[vi].next;
         f->remaining--;
         if (d->toks[vi].type != ETL_JSON_OBJECT)
             continue;
-        int usable;
-        if ((rc = extend_path(d, key, path, f->path_len, &usable)) != ETL_OK)
-            goto out;
-        if (!usable)
+        bool walked;
+        if ((rc = counts(&w, f, key, &walked)) != ETL_OK)
+            break;
+        if (!walked)
             continue;
+        if ((rc = extend_path(&w, &d->toks[key], f->path_len)) != ETL_OK)
+            break;
         const etl_question *q = etl_pathmap_find(m, path->data, path->len);
         if (q && !q->group) {
             rc = mismatch(err, path, q->type, "an object");
-            goto out;
+            break;
         }
-        if (depth == cap) {
-            frame *p = realloc(stack, cap * 2 * sizeof(*stack));
-            if (!p) {
-                rc = ETL_ERR_NOMEM;
-                goto out;
-            }
-            stack = p;
-            cap *= 2;
-        }
-        frame child = {vi, vi + 1, d->toks[vi].size, path->len};
-        stack[depth++] = child;
-        if ((rc = emit_scalars(d, m, sub, &stack[depth - 1], out, path, err)) != ETL_OK)
-            goto out;
+        if ((rc = push_frame(&w, &stack, &depth, &cap, vi, path->len)) == ETL_OK)
+            rc = emit_scalars(&w, &stack[depth - 1], err);
     }
-out:
+    if (rc == ETL_OK && w.dotted)
+        rc = check_one_answer_per_path(out, first_event, err);
     free(stack);
+    etl_buf_release(&w.key[0]);
+    etl_buf_release(&w.key[1]);
     return rc;
 }

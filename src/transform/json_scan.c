@@ -65,9 +65,41 @@ static int is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Scan a string starting after its opening quote; *end is the closing quote. */
+static unsigned hex4(const char *p);
+
+/* Does s[i..] start with a well-formed \\uXXXX escape? */
+static int is_u_escape(const char *s, size_t len, size_t i)
+{
+    return i + 5 < len && s[i] == '\\' && s[i + 1] == 'u' && is_hex(s[i + 2]) && is_hex(s[i + 3]) &&
+           is_hex(s[i + 4]) && is_hex(s[i + 5]);
+}
+
+/*
+ * Step over the \\u escape at s[i] (and the low half of a surrogate pair).
+ * \\u0000 and a surrogate without its other half are valid JSON that
+ * PostgreSQL cannot store: the first one's offset goes to *unstorable_at.
+ */
+static size_t after_u_escape(const char *s, size_t len, size_t i, size_t *unstorable_at)
+{
+    unsigned cp = hex4(s + i + 2);
+    int bad = cp == 0 || (cp >= 0xDC00 && cp <= 0xDFFF);
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        unsigned lo = is_u_escape(s, len, i + 6) ? hex4(s + i + 8) : 0;
+        if (lo >= 0xDC00 && lo <= 0xDFFF)
+            return i + 12;
+        bad = 1;
+    }
+    if (bad && *unstorable_at == SIZE_MAX)
+        *unstorable_at = i;
+    return i + 6;
+}
+
+/*
+ * Scan a string starting after its opening quote; *end is the closing quote.
+ * *unstorable_at: see after_u_escape.
+ */
 static int scan_string(const char *s, size_t len, size_t i, size_t *end, int *escaped,
-                       etl_error *err)
+                       size_t *unstorable_at, etl_error *err)
 {
     *escaped = 0;
     while (i < len) {
@@ -85,11 +117,10 @@ static int scan_string(const char *s, size_t len, size_t i, size_t *end, int *es
                 break;
             char e = s[i + 1];
             if (e == 'u') {
-                if (i + 5 >= len || !is_hex(s[i + 2]) || !is_hex(s[i + 3]) || !is_hex(s[i + 4]) ||
-                    !is_hex(s[i + 5]))
+                if (!is_u_escape(s, len, i))
                     return etl_error_set(err, ETL_ERR_INPUT,
                                          "bad \\u escape at byte %zu: expected 4 hex digits", i);
-                i += 6;
+                i = after_u_escape(s, len, i, unstorable_at);
                 continue;
             }
             if (!strchr("\"\\/bfnrt", e) || e == '\0')
@@ -224,13 +255,18 @@ static int scan_string_tok(scanner *sc, etl_error *err)
     size_t end = 0;
     int esc;
     etl_json_tok *t;
-    int rc = scan_string(sc->s, sc->len, sc->i + 1, &end, &esc, err);
+    size_t bad = SIZE_MAX;
+    int rc = scan_string(sc->s, sc->len, sc->i + 1, &end, &esc, &bad, err);
     if (rc == ETL_OK)
         rc = push_tok(sc->d, ETL_JSON_STRING, sc->i + 1, &t);
     if (rc != ETL_OK)
         return rc;
     t->len = (uint32_t)(end - sc->i - 1);
     t->escaped = (uint8_t)esc;
+    if (bad != SIZE_MAX && !sc->d->unstorable) {
+        sc->d->unstorable = 1;
+        sc->d->unstorable_at = bad;
+    }
     sc->i = end + 1;
     return ETL_OK;
 }
@@ -347,6 +383,8 @@ int etl_json_tokenize(etl_json_doc *d, const char *s, size_t len, etl_error *err
     d->count = 0;
     d->err_at = 0;
     d->too_deep = 0;
+    d->unstorable = 0;
+    d->unstorable_at = 0;
     if (len >= UINT32_MAX)
         return etl_error_set(err, ETL_ERR_INPUT, "document of %zu bytes is too large", len);
     return tokenize(d, s, len, err);

@@ -110,6 +110,18 @@ static int flatten_apply(void *state, const etl_submission *s, etl_event_batch *
     }
     if (rc != ETL_OK)
         return etl_error_set(err, rc, "out of memory reading responses");
+    if (st->doc.unstorable) {
+        /* Wherever it is: jsonb, and so the application's own queries, refuse the whole document.
+         */
+        const char *at = s->responses + st->doc.unstorable_at;
+        etl_error_set(err, ETL_ERR_INPUT,
+                      "responses holds %s %.6s at byte %zu, which PostgreSQL "
+                      "cannot store",
+                      memcmp(at, "\\u0000", 6) == 0 ? "the escape" : "a lone surrogate", at,
+                      st->doc.unstorable_at);
+        err->reason = ETL_REJECT_UNSTORABLE_STRING;
+        return ETL_ERR_INPUT;
+    }
     size_t mark_count = out->count;
     size_t mark_len = out->strings.len;
     rc = etl_flatten_walk(&st->doc, map, s, out, &st->path, err);

@@ -88,6 +88,17 @@ static void expect_reject(const char *json, const char *reason)
     etl_buf_release(&r.values);
 }
 
+/* json loads, and its values, one per line in walk order, are exactly `values`. */
+static void expect_loads(const char *json, const char *values)
+{
+    result r = apply(json);
+    if (r.rc != ETL_OK)
+        fail_msg("%.60s: rc %d reason %s, expected it to load", json, r.rc,
+                 r.reason ? r.reason : "(none)");
+    assert_string_equal(r.values.data, values);
+    etl_buf_release(&r.values);
+}
+
 static void test_hostile_nesting_100000_levels(void **state)
 {
     (void)state;
@@ -136,27 +147,42 @@ static void test_hostile_50_mib_string(void **state)
 static void test_hostile_nul_and_lone_surrogates(void **state)
 {
     (void)state;
-    /* In keys: such a key can be no slug, so it is skipped; the rest loads. */
-    result r = apply("{\"no\\u0000te\": \"x\", \"\\udc00\": {\"ok\": true}, \"note\": \"fine\"}");
-    assert_int_equal(r.rc, ETL_OK);
-    assert_string_equal(r.values.data, "fine\n");
-    etl_buf_release(&r.values);
-    /* In answers: rejected, PostgreSQL text cannot hold them. */
+    /*
+     * Anywhere in the document, in a key or in a value that is no answer:
+     * jsonb refuses such a document whole, so etl rejects it whole too.
+     */
+    expect_reject("{\"no\\u0000te\": \"x\", \"note\": \"fine\"}", ETL_REJECT_UNSTORABLE_STRING);
+    expect_reject("{\"\\udc00\": {\"ok\": true}, \"note\": \"fine\"}",
+                  ETL_REJECT_UNSTORABLE_STRING);
+    expect_reject("{\"extra\": [\"\\ud800\"], \"note\": \"fine\"}", ETL_REJECT_UNSTORABLE_STRING);
     expect_reject("{\"note\": \"a\\u0000b\"}", ETL_REJECT_UNSTORABLE_STRING);
     expect_reject("{\"note\": \"\\ud800\"}", ETL_REJECT_UNSTORABLE_STRING);
     expect_reject("{\"note\": \"\\udfff\\ud800\"}", ETL_REJECT_UNSTORABLE_STRING);
+    expect_reject("{\"note\": \"\\ud800x\\udc00\"}", ETL_REJECT_UNSTORABLE_STRING);
+    /* An escaped backslash before u0000 is no escape, and a whole pair is one character. */
+    expect_loads("{\"note\": \"\\\\u0000 \\ud83d\\ude00\"}", "\\u0000 \xf0\x9f\x98\x80\n");
 }
 
 static void test_hostile_numbers(void **state)
 {
     (void)state;
+    /* A number's text changes only to a text of exactly the same value. */
     static const char *const kept[][2] = {
-        {"1e999", "1e999"}, {"-0", "-0"},   {"12345678901234567890", "12345678901234567890"},
-        {"-1e-400", "-0"},  {"0.1e1", "1"},
+        {"1e999", "1e999"},
+        {"-0", "-0"},
+        {"12345678901234567890", "12345678901234567890"},
+        {"-1e-400", "-1e-400"},
+        {"0.1e1", "1"},
+        {"12345678901234567890.5", "12345678901234567890.5"},
+        {"0.10000000000000001", "0.10000000000000001"},
+        {"0.1000000000000000000000000000000000000000000000000000000000000000000000000", "0.1"},
+        {"5e-324", "5e-324"},
+        {"3e-324", "3e-324"},
+        {"0e-400", "0"},
     };
     for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-        char json[64];
-        char want[64];
+        char json[128];
+        char want[128];
         snprintf(json, sizeof(json), "{\"n\": %s}", kept[i][0]);
         snprintf(want, sizeof(want), "%s\n", kept[i][1]);
         result r = apply(json);
@@ -173,14 +199,25 @@ static void test_hostile_numbers(void **state)
     }
 }
 
-static void test_hostile_duplicate_keys_each_loaded(void **state)
+static void test_hostile_duplicate_keys_last_wins(void **state)
 {
     (void)state;
-    /* JSON leaves duplicates to the reader; etl loses neither, in document order. */
-    result r = apply("{\"note\": \"first\", \"note\": \"second\"}");
-    assert_int_equal(r.rc, ETL_OK);
-    assert_string_equal(r.values.data, "first\nsecond\n");
-    etl_buf_release(&r.values);
+    /* As in jsonb: of members with one name the last counts, with all below it. */
+    expect_loads("{\"note\": \"first\", \"note\": \"second\"}", "second\n");
+    expect_loads("{\"g\": {\"ok\": \"no\"}, \"n\": 1, \"g\": {\"ok\": true}, \"n\": null}",
+                 "true\n");
+    /* Names are compared decoded: "n\u006fte" is "note". */
+    expect_loads("{\"note\": \"first\", \"n\\u006fte\": \"second\"}", "second\n");
+    /* What a later namesake hides cannot make the submission wrong. */
+    expect_loads("{\"n\": \"not a number\", \"n\": 5}", "5\n");
+}
+
+static void test_hostile_two_routes_to_one_answer(void **state)
+{
+    (void)state;
+    expect_reject("{\"g.ok\": true, \"g\": {\"ok\": false}}", ETL_REJECT_AMBIGUOUS_ANSWER);
+    /* One of the two unanswered: one answer, no doubt. */
+    expect_loads("{\"g.ok\": true, \"g\": {\"ok\": null}}", "true\n");
 }
 
 static void test_hostile_containers_where_a_scalar_is_expected(void **state)
@@ -228,7 +265,8 @@ int main(void)
         cmocka_unit_test(test_hostile_50_mib_string),
         cmocka_unit_test(test_hostile_nul_and_lone_surrogates),
         cmocka_unit_test(test_hostile_numbers),
-        cmocka_unit_test(test_hostile_duplicate_keys_each_loaded),
+        cmocka_unit_test(test_hostile_duplicate_keys_last_wins),
+        cmocka_unit_test(test_hostile_two_routes_to_one_answer),
         cmocka_unit_test(test_hostile_containers_where_a_scalar_is_expected),
         cmocka_unit_test(test_hostile_schemas),
         cmocka_unit_test(test_hostile_empty_responses),
