@@ -11,10 +11,15 @@
  *    order: unknown_form, unknown_user, unusable_schema, too_large, too_deep,
  *    unstorable_string, not_object; then the walk's type_mismatch and
  *    ambiguous_answer;
- *  - responses are read as `json`, never cast to jsonb, so duplicate names and
- *    the text of numbers survive: of duplicate names the last counts, and
- *    numbers go through etl_format_number's rule (pg_temp.etl_number);
- *  - the walk descends only into objects whose path leads to a question.
+ *  - the answers of most submissions are looked up by path in their jsonb
+ *    (fast, and of duplicate names jsonb keeps the last, as the rule says);
+ *    a submission for which jsonb could differ from the rule (a number with
+ *    an exponent or a negative zero, whose text jsonb would change; a key
+ *    with a dot; a form with a numeric slug, which #> would take for an
+ *    array index; more than 16,000 bytes, where numeric could overflow) is
+ *    walked as `json` instead, which keeps every name and number as written,
+ *    taking the last of duplicate names itself;
+ *  - numbers go through etl_format_number's rule (pg_temp.etl_number).
  *
  * The helper functions live in pg_temp, so they vanish with the session and
  * need no privilege beyond TEMP.
@@ -206,10 +211,11 @@ static const char indb_sql_walk[] =
     "),\n"
     " sub AS MATERIALIZED (\n"
     "  SELECT *, CASE WHEN fast THEN r::jsonb END AS j FROM (SELECT *, reason IS NULL\n"
-    "   AND octet_length(t) <= 100000\n"
+    "   AND octet_length(t) <= 16000\n"
     "   AND t !~ '[0-9][eE]|-0(\\.0+)?([^0-9.]|$)|\\.(?:[^\"\\\\]|\\\\.)*\"\\s*:|\\\\u002[eE]'\n"
-    "   AND form_id NOT IN (SELECT form_id FROM question WHERE path ~ '(^|\\.)-?[0-9]+(\\.|$)') AS "
-    "fast\n"
+    "   AND form_id NOT IN (SELECT form_id FROM question, unnest(keys) k WHERE k ~ "
+    "'^\\s*[-+]?[0-9]+$')\n"
+    "   AS fast\n"
     "   FROM sub0) x),\n"
     " relevant AS MATERIALIZED (\n"
     "  SELECT form_id::text || ':' || path AS key, path, bool_or(leads) AS leads FROM (SELECT "
