@@ -29,7 +29,9 @@ int etl_copybin_timestamptz(etl_buf *b, const char *s);
  * Parse what PostgreSQL prints for a timestamptz with DateStyle ISO:
  * "YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]" ('T' and 'Z' accepted too)
  * into microseconds since 2000-01-01 00:00:00 UTC, the binary format's
- * epoch.  Years 1..9999 only; "infinity" and BC dates are refused.
+ * epoch.  Every value PostgreSQL holds: years up to 294276, BC years
+ * ("0001-01-01 00:00:00+00 BC" is year 0), and "infinity" and "-infinity"
+ * (the largest and smallest int64, as the server stores them).
  * 0 on success, -1 otherwise.
  */
 int etl_parse_timestamptz(const char *s, int64_t *us);

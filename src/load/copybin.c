@@ -1,6 +1,8 @@
 /* Binary COPY encoding; see include/etl/copybin.h. */
 #include "etl/copybin.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "etl/error.h"
@@ -101,7 +103,7 @@ static long digits(const char **p, int n)
 static int64_t days_from_civil(long y, long m, long d)
 {
     y -= m <= 2;
-    long era = y / 400; /* y >= 0 here: years start at 1 */
+    long era = (y >= 0 ? y : y - 399) / 400; /* astronomical years: 1 BC is year 0 */
     long yoe = y - era * 400;
     long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -140,10 +142,29 @@ static int parse_offset(const char *p, long *east)
 
 int etl_parse_timestamptz(const char *s, int64_t *us)
 {
-    const char *p = s;
-    long y = digits(&p, 4);
-    if (y < 1 || *p++ != '-')
+    /* Binary timestamptz keeps the infinities at the ends of int64 (DT_NOBEGIN, DT_NOEND). */
+    if (strcmp(s, "infinity") == 0 || strcmp(s, "-infinity") == 0) {
+        *us = s[0] == '-' ? INT64_MIN : INT64_MAX;
+        return 0;
+    }
+    /* PostgreSQL writes years before 1 as "YYYY-MM-DD ... BC", after the offset. */
+    char text[64];
+    size_t len = strlen(s);
+    if (len >= sizeof(text))
         return -1;
+    memcpy(text, s, len + 1);
+    bool bc = len > 3 && strcmp(text + len - 3, " BC") == 0;
+    if (bc)
+        text[len - 3] = '\0';
+    const char *p = text;
+    long y = 0;
+    int ndigits = 0;
+    for (; ndigits < 7 && *p >= '0' && *p <= '9'; ndigits++, p++)
+        y = y * 10 + (*p - '0'); /* 4 digits, up to 6 after 9999 (294276 is the last year) */
+    if (ndigits < 4 || ndigits > 6 || y < 1 || *p++ != '-')
+        return -1;
+    if (bc)
+        y = 1 - y;
     long mo = digits(&p, 2);
     if (mo < 1 || mo > 12 || *p++ != '-')
         return -1;

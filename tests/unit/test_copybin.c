@@ -41,21 +41,31 @@ static void test_timestamps(void **state)
     /* 1970-01-01 is 10957 days before 2000-01-01. */
     assert_int_equal(ts("1970-01-01 00:00:00.000001+00"), -10957LL * 86400 * 1000000 + 1);
     assert_int_equal(ts("0001-01-01 00:00:00+00"), -63082281600LL * 1000000);
+    /* Year 0 (1 BC) is a leap year: 366 days before 0001-01-01. */
+    assert_int_equal(ts("0001-01-01 00:00:00+00 BC"), (-63082281600LL - 366 * 86400) * 1000000);
+    /* The first day PostgreSQL holds is Julian day 0; 2000-01-01 is Julian day 2451545. */
+    assert_int_equal(ts("4714-11-24 00:00:00+00 BC"), -2451545LL * 86400 * 1000000);
+    /* 8000 years are 20 Gregorian cycles of 146097 days. */
+    assert_int_equal(ts("10000-01-01 00:00:00+00"), 20LL * 146097 * 86400 * 1000000);
+    /* The last microsecond: one before PostgreSQL's END_TIMESTAMP (294277-01-01, timestamp.h). */
+    assert_int_equal(ts("294276-12-31 23:59:59.999999+00"), 9223371331200000000LL - 1);
+    assert_true(ts("infinity") == INT64_MAX);
+    assert_true(ts("-infinity") == INT64_MIN);
 }
 
 static void test_timestamps_refused(void **state)
 {
     (void)state;
     const char *bad[] = {"",
-                         "infinity",
-                         "-infinity",
+                         "Infinity",
                          "2023-02-29 00:00:00+00",
                          "2000-13-01 00:00:00+00",
                          "0000-01-01 00:00:00+00",
                          "2000-01-01 24:00:00+00",
                          "2000-01-01 00:00:00.+00",
                          "2000-01-01 00:00:00.1234567+00",
-                         "2000-01-01 00:00:00+00 BC",
+                         "2000-01-01 00:00:00+00 AD",
+                         "1234567-01-01 00:00:00+00",
                          "2000-01-01 00:00:00+16",
                          "01/02/2000 00:00:00+00",
                          "2000-01-01"};
