@@ -42,7 +42,7 @@ static void test_timestamps(void **state)
     assert_int_equal(ts("1970-01-01 00:00:00.000001+00"), -10957LL * 86400 * 1000000 + 1);
     assert_int_equal(ts("0001-01-01 00:00:00+00"), -63082281600LL * 1000000);
     /* Year 0 (1 BC) is a leap year: 366 days before 0001-01-01. */
-    assert_int_equal(ts("0001-01-01 00:00:00+00 BC"), (-63082281600LL - 366 * 86400) * 1000000);
+    assert_int_equal(ts("0001-01-01 00:00:00+00 BC"), (-63082281600LL - 366LL * 86400) * 1000000);
     /* The first day PostgreSQL holds is Julian day 0; 2000-01-01 is Julian day 2451545. */
     assert_int_equal(ts("4714-11-24 00:00:00+00 BC"), -2451545LL * 86400 * 1000000);
     /* 8000 years are 20 Gregorian cycles of 146097 days. */
