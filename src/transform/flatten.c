@@ -110,13 +110,33 @@ static bool same_decimal(const char *a, size_t alen, const char *b, size_t blen)
     return true;
 }
 
+/*
+ * Does txt, which reads back to d, lie exactly halfway between d and a
+ * neighbour (so that only round-half-even takes it to d)?  PostgreSQL's
+ * float8 output (Ryu, not accepting the interval's bounds) never writes such
+ * a text, and in-db must agree.  The midpoint is exact in long double, and
+ * printed exactly with 1100 digits, enough for any double's.
+ */
+static bool on_a_tie(const char *txt, double d)
+{
+    long double c = strtold(txt, NULL);
+    long double next = c < (long double)d ? (long double)nextafter(d, -INFINITY)
+                                          : (long double)nextafter(d, INFINITY);
+    long double mid = ((long double)d + next) / 2;
+    if (c != mid)
+        return false;
+    char exact[1200];
+    snprintf(exact, sizeof(exact), "%.1100Le", mid);
+    return same_decimal(txt, strlen(txt), exact, strlen(exact));
+}
+
 /* The shortest text that reads back to d, laid out as Python's repr does. */
 static void shortest_text(double d, char *txt, size_t cap)
 {
     int prec = 1;
     for (; prec <= 17; prec++) {
         snprintf(txt, cap, "%.*e", prec - 1, d);
-        if (strtod(txt, NULL) == d)
+        if (strtod(txt, NULL) == d && !on_a_tie(txt, d))
             break;
     }
     /* Fixed notation for exponents -4..15 (1e2 is "100", 2.50 is "2.5"), scientific beyond. */
@@ -224,12 +244,17 @@ static int counts(walk *w, const frame *f, uint32_t k, bool *yes)
     return rc;
 }
 
-/* Set path to the object's path, then ".key" (or "key" at the root). */
-static int extend_path(walk *w, const etl_json_tok *key, size_t base)
+/*
+ * Set path to the path of frame f's object, then ".key" (or "key" at the
+ * root).  The root is told by its token, not by an empty path: below a key
+ * "" the path is "" too, and {"": {"a": 1}} answers ".a".
+ */
+static int extend_path(walk *w, const etl_json_tok *key, const frame *f)
 {
     etl_buf *path = w->path;
+    size_t base = f->path_len;
     path->len = base;
-    if (base && etl_buf_putc(path, '.') != ETL_OK)
+    if (f->obj != 0 && etl_buf_putc(path, '.') != ETL_OK)
         return ETL_ERR_NOMEM;
     etl_error ignored; /* the tokenizer found no unstorable string, so decoding cannot fail */
     if (etl_json_decode_string(w->d, key, path, &ignored) != ETL_OK)
@@ -360,7 +385,7 @@ static int emit_scalars(walk *w, const frame *f, etl_error *err)
             return rc;
         if (!walked)
             continue;
-        if ((rc = extend_path(w, &d->toks[key], f->path_len)) != ETL_OK)
+        if ((rc = extend_path(w, &d->toks[key], f)) != ETL_OK)
             return rc;
         const etl_question *q = etl_pathmap_find(w->m, w->path->data, w->path->len);
         if (q && val->type == ETL_JSON_ARRAY)
@@ -446,7 +471,7 @@ int etl_flatten_walk(const etl_json_doc *d, const etl_pathmap *m, const etl_subm
             break;
         if (!walked)
             continue;
-        if ((rc = extend_path(&w, &d->toks[key], f->path_len)) != ETL_OK)
+        if ((rc = extend_path(&w, &d->toks[key], f)) != ETL_OK)
             break;
         const etl_question *q = etl_pathmap_find(m, path->data, path->len);
         if (q && !q->group) {
