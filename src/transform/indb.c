@@ -323,9 +323,16 @@ int etl_indb_run(etl_db *db, const etl_indb_cfg *cfg, etl_indb_stats *stats, etl
         etl_buf_puts(&sql, cfg->filter ? cfg->filter : "true") != ETL_OK ||
         etl_buf_puts(&sql, indb_sql_walk) != ETL_OK)
         rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    /* float8's text must be the shortest that reads back, whatever the session says. */
+    /*
+     * float8's text must be the shortest that reads back, whatever the session
+     * says.  JIT is off: compiling this statement costs seconds, more than it
+     * saves (4.3 s against 0.07 s on 146 submissions of the differential test).
+     */
     if (rc == ETL_OK)
-        rc = etl_db_exec(db, "SET LOCAL extra_float_digits = 1; SET LOCAL work_mem = '64MB'", err);
+        rc = etl_db_exec(db,
+                         "SET LOCAL extra_float_digits = 1; SET LOCAL work_mem = '64MB'; "
+                         "SET LOCAL jit = off",
+                         err);
     for (size_t i = 0; rc == ETL_OK && i < sizeof(indb_functions_sql) / sizeof(*indb_functions_sql);
          i++)
         rc = etl_db_exec(db, indb_functions_sql[i], err);
