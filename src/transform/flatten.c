@@ -145,7 +145,7 @@ static void shortest_text(double d, char *txt, size_t cap)
         int decimals = prec - 1 - exp10;
         snprintf(txt, cap, "%.*f", decimals > 0 ? decimals : 0, d);
     } else {
-        snprintf(txt, cap, "%.*g", prec, d);
+        snprintf(txt, cap, "%.*e", prec - 1, d); /* not %g: it writes 17 digits at e+16 fixed */
     }
 }
 

@@ -6,7 +6,8 @@
  * tests/pg/test_differential_pg.c, holds it to that on random hostile data):
  *
  *  - the form's schema is walked in SQL and checked as etl_pathmap_build
- *    checks it; a submission of an unusable one is rejected;
+ *    checks it (cJSON's limit of 1000 nesting levels included); a submission
+ *    of an unusable one is rejected;
  *  - each submission gets the first reason of the C transformer's, in its
  *    order: unknown_form, unknown_user, unusable_schema, too_large, too_deep,
  *    unstorable_string, not_object; then the walk's type_mismatch and
@@ -178,7 +179,8 @@ static const char indb_sql_schema[] =
     "       OR n->>'answerType' NOT IN ('number', 'text', 'boolean', 'date')))\n"
     "   OR (path IS NOT NULL AND n ? 'answerType' AND n ? 'tag'\n"
     "       AND jsonb_typeof(n->'tag') NOT IN ('string', 'null'))\n"
-    "  UNION SELECT form_id FROM question GROUP BY form_id, path HAVING count(*) > 1),\n"
+    "  UNION SELECT form_id FROM question GROUP BY form_id, path HAVING count(*) > 1\n"
+    "  UNION SELECT id FROM app.forms WHERE pg_temp.etl_depth(schema::text) > 1000),\n"
     " prefix AS MATERIALIZED (\n"
     "  SELECT DISTINCT form_id, left(path, i - 1) AS path FROM question, generate_series(1, "
     "length(path)) i\n"

@@ -499,6 +499,16 @@ static void gen_schema(gen *g, node *root)
         put(g, PICK(g, not_objects));
         return;
     }
+    if (g->edge && rng_chance(&g->r, 100)) {
+        /* Around cJSON's nesting limit of 1000: 499 levels of children parse, 500 do not. */
+        unsigned levels = 498 + (unsigned)rng_below(&g->r, 4);
+        for (unsigned i = 0; i < levels; i++)
+            put(g, "{\"slug\": \"d\", \"children\": [");
+        put(g, "{\"slug\": \"d\", \"answerType\": \"text\"}");
+        for (unsigned i = 0; i < levels; i++)
+            put(g, "]}");
+        return;
+    }
     put(g, "{");
     if (rng_chance(&g->r, 500))
         put(g, "\"slug\": \"root\", ");

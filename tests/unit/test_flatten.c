@@ -52,6 +52,7 @@ static void test_format_number_shortest_round_trip(void **state)
         {"0.30000000000000004", "0.30000000000000004"},
         {"123456789.125", "123456789.125"},
         {"1e999", "1e999"}, /* not a finite double: kept as written */
+        {"588257707116705040E-1", "5.8825770711670504e+16"}, /* 17 digits at e+16 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         etl_buf b = ETL_BUF_INIT;
