@@ -31,7 +31,7 @@ const char cli_global_help[] =
     "  --debug-sql       print every statement and its duration on stderr\n"
     "  --debug-mem       print resident memory after each stage on stderr\n"
     "  -q, --quiet       print nothing but errors and results\n"
-    "  -v, --verbose     say more\n";
+    "  -v, --verbose     say more (every rejected submission, not just the first 10)\n";
 
 static const struct option global_longopts[] = {
     {"db", required_argument, NULL, 1001},        {"data-dir", required_argument, NULL, 1002},
