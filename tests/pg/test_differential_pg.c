@@ -943,7 +943,7 @@ static void totals_add_reason(const char *reason)
     if (i == sum.nreasons) {
         if (i == COUNT(sum.reasons))
             return;
-        snprintf(sum.reasons[sum.nreasons++], sizeof(sum.reasons[0]), "%s", reason);
+        snprintf(sum.reasons[sum.nreasons++], sizeof(sum.reasons[0]), "%.31s", reason);
     }
     sum.per_reason[i]++;
 }
