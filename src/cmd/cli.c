@@ -161,9 +161,11 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 int cli_bad_option(const char *cmd, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *sep = cmd ? ": " : ""; /* before the command: a global option */
     if (optopt && optopt < 256)
-        return cli_usage(cmd, "%s: unknown option or missing value for -%c", cmd, optopt);
-    return cli_usage(cmd, "%s: unknown option or missing value: %s", cmd, arg);
+        return cli_usage(cmd, "%s%sunknown option or missing value for -%c", cmd ? cmd : "", sep,
+                         optopt);
+    return cli_usage(cmd, "%s%sunknown option or missing value: %s", cmd ? cmd : "", sep, arg);
 }
 
 int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err)

@@ -74,6 +74,18 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
     expect(e, 2, "--seed: 'x' is not a whole number");
     const char *f[] = {"--db", server.conninfo, "process", "basic", "copy", "--fast", NULL};
     expect(f, 2, "unknown option");
+    /* Before the command there is no command to name: never "(null)". */
+    static const char *const global[][2] = {{"--bogus", "unknown option or missing value: --bogus"},
+                                            {"-V", "unknown option or missing value for -V"}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *g[] = {global[i][0], "status", NULL};
+        etl_run run;
+        etl_test_run(&run, g);
+        assert_int_equal(run.status, 2);
+        if (!strstr(run.err.data, global[i][1]) || strstr(run.err.data, "(null)"))
+            fail_msg("etl %s: stderr:\n%s", global[i][0], run.err.data);
+        etl_run_release(&run);
+    }
 }
 
 static void write_file(const char *path, const char *text)
