@@ -60,7 +60,8 @@ char *etl_db_redact(const char *conninfo)
         return etl_buf_detach(&out);
     }
     for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (!o->val || !o->val[0] || strcmp(o->keyword, "password") == 0)
+        /* libpq marks secrets (password, sslpassword) with dispchar "*". */
+        if (!o->val || !o->val[0] || (o->dispchar && o->dispchar[0] == '*'))
             continue;
         if (out.len)
             etl_buf_putc(&out, ' ');
@@ -133,6 +134,14 @@ int etl_db_open(etl_db **out, const char *conninfo, const char *dbname, const et
         keys[2] = "dbname";
         vals[2] = dbname;
     }
+    /* libpq's own parse errors quote the string, password and all: say it without them. */
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
+    if (!parsed)
+        return etl_error_set(err, ETL_ERR_CONNECT,
+                             "cannot read the connection string given with --db or --target "
+                             "(libpq's message is not shown: it may quote a password); check its "
+                             "key=value pairs, quotes and percent-escapes");
+    PQconninfoFree(parsed);
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn)
         return etl_error_set(err, ETL_ERR_NOMEM, "cannot allocate a connection");

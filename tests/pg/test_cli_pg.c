@@ -144,6 +144,18 @@ static void test_cli_unreachable_server_hides_password(void **state)
     assert_int_equal(run.status, 4);
     assert_null(strstr(run.err.data, "sekrit"));
     etl_run_release(&run);
+    /* sslpassword is a secret too, and libpq's parse errors quote the string they choke on. */
+    static const char *const leaks[] = {
+        "host=/nonexistent-etl port=5999 sslpassword=sekrit", "host=/x password=My sekrit",
+        "postgresql://alice:sek%zzrit@/db", "host=/x password='sekrit"};
+    for (size_t i = 0; i < sizeof(leaks) / sizeof(leaks[0]); i++) {
+        const char *c[] = {"--db", leaks[i], "process", "basic", "copy", NULL};
+        etl_test_run(&run, c);
+        assert_int_equal(run.status, 4);
+        if (strstr(run.err.data, "sekrit") || strstr(run.err.data, "sek%zzrit"))
+            fail_msg("--db '%s' leaked its secret:\n%s", leaks[i], run.err.data);
+        etl_run_release(&run);
+    }
 }
 
 static void test_cli_debug_sql_never_prints_password(void **state)
