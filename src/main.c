@@ -2,14 +2,14 @@
  * etl: batch ETL of form submissions into response events.
  * main() parses the global options up to the command name, then hands the
  * rest of the command line to the command's own function.  Exit statuses
- * are listed in include/etl/exitcodes.h and documented in docs/cli.md.
+ * are listed in src/cmd/exitcodes.h and documented in docs/cli.md.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 
 #include "banned.h"
 
@@ -43,7 +43,11 @@ static void usage(FILE *out)
     fprintf(out, "  -h, --help        this help; `etl COMMAND --help` for a command's\n"
                  "  --version         print the version\n\n"
                  "Examples:\n  etl generate medium && etl process medium chunked\n"
-                 "  etl init --db postgresql:///app && etl process --db postgresql:///app copy\n");
+                 "  etl init --db postgresql:///app && etl process --db postgresql:///app copy\n"
+                 "\nExit status (docs/cli.md says what to do about each):\n");
+#define ETL_EXIT_LINE(name, number, meaning) fprintf(out, "  %2d  %s\n", number, meaning);
+    ETL_EXIT_CODES(ETL_EXIT_LINE)
+#undef ETL_EXIT_LINE
 }
 
 int main(int argc, char **argv)

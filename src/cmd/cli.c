@@ -7,7 +7,7 @@
  * knows what is ours on a shared server.
  */
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 
 #include <assert.h>
 #include <signal.h>
@@ -138,6 +138,29 @@ const volatile sig_atomic_t *cli_catch_stop(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     return &stop_requested;
+}
+
+int etl_exit_status(int code)
+{
+    switch (code) {
+    case ETL_OK:
+    case ETL_DONE:
+        return ETL_EXIT_OK;
+    case ETL_ERR_USAGE:
+        return ETL_EXIT_USAGE;
+    case ETL_ERR_CONFIG:
+        return ETL_EXIT_CONFIG;
+    case ETL_ERR_CONNECT:
+        return ETL_EXIT_SERVER;
+    case ETL_ERR_LOCKED:
+        return ETL_EXIT_LOCKED;
+    case ETL_ERR_INTERRUPTED:
+        return ETL_EXIT_INTERRUPTED;
+    case ETL_ERR_REJECTS:
+        return ETL_EXIT_TOO_MANY_REJECTS;
+    default:
+        return ETL_EXIT_FAILURE;
+    }
 }
 
 int cli_fail(const etl_error *err)

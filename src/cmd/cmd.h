@@ -1,7 +1,7 @@
 /*
  * Private to the command layer: the parsed global options, the session a
  * command runs in (embedded server or --db), and helpers every command
- * shares.  Commands return a process exit status (etl/exitcodes.h).
+ * shares.  Commands return a process exit status (exitcodes.h).
  */
 #ifndef ETL_CMD_H
 #define ETL_CMD_H

@@ -23,7 +23,7 @@
 
 #include "bench.h"
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 #include "etl/loader.h"
 
 #include "banned.h"

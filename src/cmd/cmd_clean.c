@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 
 #include "banned.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 #include "etl/production.h"
 
 #include "banned.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 #include "etl/registry.h"
 
 #include "banned.h"

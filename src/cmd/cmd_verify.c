@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "etl/exitcodes.h"
+#include "exitcodes.h"
 #include "etl/production.h"
 
 #include "banned.h"

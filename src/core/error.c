@@ -4,7 +4,6 @@
  * commands decide what reaches the user.
  */
 #include "etl/error.h"
-#include "etl/exitcodes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,28 +89,5 @@ const char *etl_error_name(int code)
         return "too many rejected submissions";
     default:
         return "internal error";
-    }
-}
-
-int etl_exit_status(int code)
-{
-    switch (code) {
-    case ETL_OK:
-    case ETL_DONE:
-        return ETL_EXIT_OK;
-    case ETL_ERR_USAGE:
-        return ETL_EXIT_USAGE;
-    case ETL_ERR_CONFIG:
-        return ETL_EXIT_CONFIG;
-    case ETL_ERR_CONNECT:
-        return ETL_EXIT_SERVER;
-    case ETL_ERR_LOCKED:
-        return ETL_EXIT_LOCKED;
-    case ETL_ERR_INTERRUPTED:
-        return ETL_EXIT_INTERRUPTED;
-    case ETL_ERR_REJECTS:
-        return ETL_EXIT_TOO_MANY_REJECTS;
-    default:
-        return ETL_EXIT_FAILURE;
     }
 }

@@ -206,7 +206,7 @@ static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
     if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK) ||
         (want == PGRES_TUPLES_OK && st == PGRES_COMMAND_OK))
         return ETL_OK;
-    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+    int code = ETL_ERR_DB; /* lost mid-run too: only a failed connect is ETL_ERR_CONNECT */
     const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
     set_from_text(err, code, "statement failed", msg && msg[0] ? msg : "no result from server");
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -235,7 +235,7 @@ static int to_result(etl_db *db, PGresult *res, etl_result **out, etl_error *err
 /* The connection could not take a statement or data: libpq says why. */
 static int conn_failed(etl_db *db, const char *what, etl_error *err)
 {
-    int code = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+    int code = ETL_ERR_DB; /* lost mid-run too: only a failed connect is ETL_ERR_CONNECT */
     set_from_text(err, code, what, PQerrorMessage(db->conn));
     return code;
 }
@@ -469,7 +469,7 @@ int etl_db_copy_out(etl_db *db, const char *sql,
     }
     if (n == -2 && rc == ETL_OK) {
         set_from_text(err, ETL_ERR_DB, "COPY TO STDOUT failed", PQerrorMessage(db->conn));
-        rc = PQstatus(db->conn) == CONNECTION_BAD ? ETL_ERR_CONNECT : ETL_ERR_DB;
+        rc = ETL_ERR_DB;
         err->code = rc;
     }
     return drain_results(db, rc, err);
