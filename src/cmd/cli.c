@@ -30,13 +30,20 @@ const char cli_global_help[] =
     "  --scenarios DIR   read scenarios.yaml and processors.yaml from DIR\n"
     "  --debug-sql       print every statement and its duration on stderr\n"
     "  --debug-mem       print resident memory after each stage on stderr\n"
+    "  --progress        progress as a plain line every few seconds on stderr, even\n"
+    "                    when it is not a terminal (CI logs); on a terminal long\n"
+    "                    commands show one line updated in place without it\n"
     "  -q, --quiet       print nothing but errors and results\n"
     "  -v, --verbose     say more (every rejected submission, not just the first 10)\n";
 
 static const struct option global_longopts[] = {
-    {"db", required_argument, NULL, 1001},        {"data-dir", required_argument, NULL, 1002},
-    {"scenarios", required_argument, NULL, 1003}, {"debug-sql", no_argument, NULL, 1004},
-    {"debug-mem", no_argument, NULL, 1005},       {"quiet", no_argument, NULL, 'q'},
+    {"db", required_argument, NULL, 1001},
+    {"data-dir", required_argument, NULL, 1002},
+    {"scenarios", required_argument, NULL, 1003},
+    {"debug-sql", no_argument, NULL, 1004},
+    {"debug-mem", no_argument, NULL, 1005},
+    {"progress", no_argument, NULL, 1006},
+    {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
 };
 #define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
@@ -104,6 +111,9 @@ bool cli_global_option(etl_cli *cli, int opt, const char *arg)
         return true;
     case 1005:
         cli->log.debug_mem = true;
+        return true;
+    case 1006:
+        cli->progress_lines = true;
         return true;
     case 'q':
         cli->log.verbosity = -1;

@@ -20,6 +20,7 @@ typedef struct etl_cli {
     const char *db;        /* --db: an existing server, or NULL for the embedded one */
     const char *data_dir;  /* --data-dir: the embedded server's directory */
     const char *scenarios; /* --scenarios: where scenarios.yaml and processors.yaml are */
+    bool progress_lines;   /* --progress: progress as periodic plain lines (CI logs) */
     etl_log log;
 } etl_cli;
 
