@@ -4,7 +4,6 @@
  * rest of the command line to the command's own function.  Exit statuses
  * are listed in src/cmd/exitcodes.h and documented in docs/cli.md.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +29,7 @@ static const command commands[] = {
     {"status", cmd_status, "production: queue or backlog, last runs and rejects"},
     {"verify", cmd_verify, "production: compare the warehouse with a full recomputation"},
     {"reprocess", cmd_reprocess, "production: have the next run derive submissions again"},
+    {"prune", cmd_prune, "production: delete old run records from dwh.etl_runs"},
 };
 
 static void usage(FILE *out)
@@ -45,7 +45,7 @@ static void usage(FILE *out)
                  "Examples:\n  etl generate medium && etl process medium chunked\n"
                  "  etl init --db postgresql:///app && etl process --db postgresql:///app copy\n"
                  "\nExit status (docs/cli.md says what to do about each):\n");
-#define ETL_EXIT_LINE(name, number, meaning) fprintf(out, "  %2d  %s\n", number, meaning);
+#define ETL_EXIT_LINE(name, number, meaning) fprintf(out, "  %2d  %s\n", (number), (meaning));
     ETL_EXIT_CODES(ETL_EXIT_LINE)
 #undef ETL_EXIT_LINE
 }
@@ -54,41 +54,33 @@ int main(int argc, char **argv)
 {
     etl_cli cli;
     memset(&cli, 0, sizeof(cli));
-    size_t nglobal;
-    const struct option *global = cli_global_longopts(&nglobal);
-    struct option longopts[16];
-    for (size_t i = 0; i < nglobal; i++)
-        longopts[i] = global[i];
-    longopts[nglobal] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[nglobal + 1] = (struct option){"version", no_argument, NULL, 1100};
-    longopts[nglobal + 2] = (struct option){NULL, 0, NULL, 0};
-    int c;
-    opterr = 0;
-    /* '+': stop at the command name; the command parses what follows. */
-    while ((c = getopt_long(argc, argv, "+hqv", longopts, NULL)) != -1) {
-        if (cli_global_option(&cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            usage(stdout);
-            return ETL_EXIT_OK;
-        }
-        if (c == 1100) {
-            printf("etl %s\n", ETL_VERSION);
-            return ETL_EXIT_OK;
-        }
-        return cli_bad_option(NULL, argv);
+    bool help = false;
+    bool version = false;
+    int parsed = cli_parse_global(argc, argv, &cli, &help, &version);
+    if (parsed != CLI_PARSED)
+        return parsed;
+    if (help) {
+        usage(stdout);
+        return ETL_EXIT_OK;
+    }
+    if (version) {
+        printf("etl %s\n", ETL_VERSION);
+        return ETL_EXIT_OK;
     }
     if (optind >= argc) {
         usage(stderr);
         return ETL_EXIT_USAGE;
     }
+    cli_stop_now_on_signal();
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(commands[i].name, name) == 0) {
             int sub_argc = argc - optind;
             char **sub_argv = argv + optind;
             optind = 0; /* full re-initialisation of getopt for the command */
-            return commands[i].fn(sub_argc, sub_argv, &cli);
+            int rc = commands[i].fn(sub_argc, sub_argv, &cli);
+            cli_release(&cli);
+            return rc;
         }
     }
     etl_buf names = ETL_BUF_INIT;

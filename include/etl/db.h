@@ -89,6 +89,9 @@ void etl_result_free(etl_result *r);
  */
 char *etl_db_redact(const char *conninfo);
 
+/* Does conninfo carry a password (or another value libpq marks secret)? */
+bool etl_db_conninfo_has_secret(const char *conninfo);
+
 /*
  * conninfo rewritten as key='value' pairs with dbname replaced and the
  * password taken out (into *password, or NULL if none), so it can go on a

@@ -7,6 +7,7 @@
 #ifndef ETL_GENERATE_H
 #define ETL_GENERATE_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "etl/config.h"
@@ -18,7 +19,19 @@ typedef struct etl_gen_stats {
     size_t users;       /* rows in app.users */
     size_t submissions; /* rows in app.submissions, fixtures included */
     long long elapsed_us;
+    /* To a progress callback: the step under way ("forms", "users", "submissions",
+       "constraints", "analyze"; static text), the counts being rows sent so far. */
+    const char *step;
 } etl_gen_stats;
+
+/* Optional ways to watch and stop a generate; every field may be NULL. */
+typedef struct etl_gen_hooks {
+    /* Set by a signal handler: stop at the next batch of rows or step. */
+    const volatile sig_atomic_t *stop;
+    /* Told how far it is, at each step and after every batch of rows sent (about 64 kB). */
+    void (*progress)(void *ctx, const etl_gen_stats *so_far);
+    void *ctx;
+} etl_gen_hooks;
 
 /* The DDL for the app and dwh schemas (idempotent where PostgreSQL allows). */
 extern const char etl_schema_app_sql[];
@@ -26,10 +39,14 @@ extern const char etl_schema_app_constraints_sql[];
 extern const char etl_schema_dwh_sql[];
 
 /*
- * Fill an empty database (db, holding both schemas) with the scenario's data.
- * config_dir locates schema and fixture files.
+ * Fill an empty database (db) with both schemas and the scenario's data, in
+ * one transaction: on any error nothing is left in it.  config_dir locates
+ * schema and fixture files; hooks may be NULL.  ETL_ERR_CONFIG for a bad
+ * form or fixture file (named in err), ETL_ERR_INTERRUPTED when *hooks->stop
+ * was set.
  */
 int etl_generate(etl_db *db, const etl_scenario_cfg *sc, const char *config_dir,
-                 unsigned long long seed, etl_gen_stats *stats, etl_error *err);
+                 unsigned long long seed, const etl_gen_hooks *hooks, etl_gen_stats *stats,
+                 etl_error *err);
 
 #endif

@@ -19,19 +19,33 @@
 #include "etl/error.h"
 #include "etl/log.h"
 
+/* Rejected submissions of one reason; reason is an ETL_REJECT_* code (static). */
+typedef struct etl_reason_count {
+    const char *reason;
+    size_t count;
+} etl_reason_count;
+
+#define ETL_MAX_REASONS 16 /* more than the ETL_REJECT_* codes in flatten.h */
+
 /*
  * What a run did.  Accounting identity: submissions = accepted + rejected,
  * and events are only counted for accepted submissions.  Only committed
  * batches count (with dry_run: batches that would have been committed).
  */
 typedef struct etl_run_stats {
-    size_t submissions;   /* read from the source */
-    size_t rejected;      /* of those, rejected with a reason */
-    size_t events;        /* written to the target */
-    size_t batches;       /* transactions committed */
-    long long elapsed_us; /* extract + transform + load, commits included */
-    long peak_rss_kib;    /* peak resident memory of this process */
+    size_t submissions;                        /* read from the source */
+    size_t rejected;                           /* of those, rejected with a reason */
+    size_t events;                             /* written to the target */
+    size_t batches;                            /* transactions committed */
+    long long elapsed_us;                      /* extract + transform + load, commits included */
+    long peak_rss_kib;                         /* peak resident memory of this process */
+    etl_reason_count reasons[ETL_MAX_REASONS]; /* rejected, by reason, unsorted */
 } etl_run_stats;
+
+/* Add n rejects of reason to st->reasons (pointer-equal or same text). */
+void etl_run_stats_add_reason(etl_run_stats *st, const char *reason, size_t n);
+/* Add from's counts (submissions, rejected and by reason, events, batches) to into. */
+void etl_run_stats_add(etl_run_stats *into, const etl_run_stats *from);
 
 /* One rejected submission of the open batch; strings owned by the batch log. */
 typedef struct etl_reject_rec {
@@ -80,6 +94,14 @@ typedef struct etl_pipeline_cfg {
      * COMMIT; called for every commit, even one of a batch that read nothing.
      */
     int (*before_commit)(void *ctx, etl_db *target, const etl_batch_log *batch, etl_error *err);
+    /*
+     * Optional: when a batch goes past max_rejects it is rolled back, and
+     * then this records its rejects (the submissions rejected so far in it)
+     * in a transaction of its own, committed unless dry_run, so that what
+     * tripped the limit is never lost and the next run moves past it.  The
+     * batch's other submissions are left for the next run.
+     */
+    int (*record_rejects)(void *ctx, etl_db *target, const etl_batch_log *rejected, etl_error *err);
     /* Optional: told how far the run is, after every extractor batch. */
     void (*progress)(void *ctx, const etl_run_stats *so_far);
     void *hook_ctx;
@@ -90,7 +112,8 @@ typedef struct etl_pipeline_cfg {
  * connections).  Returns ETL_OK when every batch is committed (even with
  * rejected submissions, counted in stats), otherwise a negative error after
  * rolling back the open batch: ETL_ERR_INTERRUPTED when *stop was set,
- * ETL_ERR_REJECTS past max_rejects.  stats covers the committed batches.
+ * ETL_ERR_REJECTS past max_rejects (after record_rejects, if any).  stats
+ * covers the committed batches, and the rejects record_rejects committed.
  */
 int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
                      etl_run_stats *stats, etl_error *err);

@@ -37,7 +37,13 @@ typedef struct etl_prod_cfg {
     bool dry_run;              /* roll every batch back; record no run */
     long statement_timeout_ms; /* 0: the server's */
     long lock_timeout_ms;      /* 0: the server's */
-    bool progress;             /* a progress line on stderr */
+    /*
+     * Optional: told how far the run is after every extractor batch; so_far
+     * counts every claim of the run so far (elapsed_us included), backlog is
+     * etl_prod_result.backlog.  Production code never prints progress itself.
+     */
+    void (*progress)(void *ctx, const etl_run_stats *so_far, size_t backlog);
+    void *progress_ctx;
     const volatile sig_atomic_t *stop;
     const etl_log *log;
 } etl_prod_cfg;
@@ -107,6 +113,13 @@ typedef struct etl_verify_cfg {
     bool repair;                   /* queue the differing submissions for the next run */
     const volatile sig_atomic_t *stop;
     const etl_log *log;
+    /*
+     * Optional: told how far verify is after every extractor batch.  step is
+     * "recompute" (every source submission; total counted when verify
+     * starts) or "recheck" (the differing ones, a second time); static text.
+     */
+    void (*progress)(void *ctx, const char *step, size_t done, size_t total);
+    void *progress_ctx;
 } etl_verify_cfg;
 
 #define ETL_VERIFY_EXAMPLES 20
@@ -129,8 +142,89 @@ typedef struct etl_verify_result {
  */
 int etl_prod_verify(const etl_verify_cfg *cfg, etl_verify_result *out, etl_error *err);
 
-/* Backlog, last runs and rejects by reason, as text or one JSON object, to out. */
-int etl_prod_status(const char *source, const char *target, bool json, FILE *out,
-                    const etl_log *log, etl_error *err);
+/* What `etl status` asks for: which runs to list (the check facts ignore these filters). */
+typedef struct etl_status_cfg {
+    const char *source;
+    const char *target; /* or NULL: the source */
+    size_t limit;       /* runs to list, newest first */
+    const char *since;  /* only runs that ended at or after this timestamptz (text), or NULL */
+    long long since_s;  /* ... or within this many seconds of now; 0: no such filter */
+    const char *status; /* only runs in this status (abandoned included), or NULL */
+    const etl_log *log;
+} etl_status_cfg;
+
+#define ETL_TS_LEN 40 /* an ISO-8601 timestamp: 2026-11-30T22:41:07.123+00:00 */
+
+/* One row of dwh.etl_runs as status reads it.  Timestamps are ISO-8601 in UTC, "" if absent. */
+typedef struct etl_status_run {
+    long long id;
+    char *processor;
+    char started[ETL_TS_LEN];
+    char finished[ETL_TS_LEN];  /* "" while running, and for an abandoned run not yet marked */
+    char last_idle[ETL_TS_LEN]; /* an idle row: when its latest idle run finished */
+    char status[24];            /* "abandoned" also for a run marked running whose lock is free */
+    long long submissions;
+    long long events;
+    long long rejects;   /* rejected by this run */
+    long long idle_runs; /* an idle row: how many idle runs in a row it stands for; else 0 */
+    double ended_age_s;  /* seconds since it last finished (idle rows: last_idle); -1 if not */
+    char *error;         /* NULL if none */
+} etl_status_run;
+
+typedef struct etl_status_reason {
+    char *reason;
+    long long count; /* submissions currently rejected for it */
+} etl_status_reason;
+
+/* Backlog, runs, current rejects, and the facts `status --check` judges by. */
+typedef struct etl_status {
+    bool capture;         /* the source has change capture */
+    size_t backlog;       /* capture: queued changes; else submissions not yet processed */
+    double oldest_s;      /* capture: how long the oldest queued change has waited; -1: none */
+    etl_status_run *runs; /* the runs asked for, newest first */
+    size_t nruns;
+    etl_status_reason *rejects; /* dwh.etl_rejects by reason, most first */
+    size_t nreasons;
+    bool has_last;          /* any run has finished (or died) */
+    etl_status_run last;    /* the run that ended last; an unmarked abandoned one counts as now */
+    bool has_success;       /* any run succeeded (succeeded or rejects) */
+    etl_status_run success; /* the successful run that ended last */
+} etl_status;
+
+/*
+ * Read the backlog, the runs cfg asks for, the rejects by reason and the
+ * last finished and last successful runs, into *out (released with
+ * etl_prod_status_release, also after an error).  Reads only.  ETL_ERR_USAGE
+ * when cfg->since is no timestamp, or when dwh.etl_runs predates idle_runs
+ * (`etl init` upgrades it).
+ */
+int etl_prod_status(const etl_status_cfg *cfg, etl_status *out, etl_error *err);
+void etl_prod_status_release(etl_status *s);
+
+/* The statuses a run row can have, for validating --status: NULL-terminated. */
+extern const char *const etl_run_statuses[];
+
+typedef struct etl_prune_cfg {
+    const char *target; /* the warehouse: --target, or the source */
+    long long keep_s;   /* keep runs that ended within this many seconds */
+    bool dry_run;       /* count, delete nothing */
+    const etl_log *log;
+} etl_prune_cfg;
+
+typedef struct etl_prune_result {
+    size_t runs;        /* runs deleted (or, dry run, that would be) */
+    long long first_id; /* the lowest and highest id among them; 0 if none */
+    long long last_id;
+    long long kept_success;  /* the last successful run, kept however old; 0 if none */
+    char before[ETL_TS_LEN]; /* the cut-off: runs that ended before it went */
+} etl_prune_result;
+
+/*
+ * Delete the dwh.etl_runs rows that ended more than keep_s seconds ago,
+ * never a running one (the next run marks a dead one abandoned first) nor
+ * the last successful run, in one statement.  The rest of etl's tables are
+ * current state, not history: nothing else is pruned.
+ */
+int etl_prod_prune(const etl_prune_cfg *cfg, etl_prune_result *out, etl_error *err);
 
 #endif

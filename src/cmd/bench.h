@@ -1,7 +1,10 @@
 /*
- * `etl bench`'s results, shared by the command (cmd_bench.c), which runs and
- * compares, and the report writer (bench_report.c), which prints the table,
- * the JSON and the SVG chart.
+ * `etl bench`'s results, shared by the command (cmd_bench.c), which runs the
+ * entries, the gate (bench_gate.c), which reads a --baseline and judges the
+ * run against it, and the report writer (bench_report.c), which prints the
+ * table, the JSON and the SVG chart.  Every figure is a median with its
+ * min-max over the runs: one number without its spread cannot tell a change
+ * from noise on a shared machine.
  */
 #ifndef ETL_BENCH_H
 #define ETL_BENCH_H
@@ -9,7 +12,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "etl/error.h"
+
 #define BENCH_MAX_RUNS 50
+/* Below this median per run (s) timings are mostly scheduler noise: bench warns. */
+#define BENCH_MIN_TIMED_S 0.2
+/* Fewer runs than this on either side give no usable spread: the gate does not judge. */
+#define BENCH_MIN_JUDGED_RUNS 3
 
 /* RSS over time of one run, sampled while it ran. */
 typedef struct bench_series {
@@ -18,25 +27,39 @@ typedef struct bench_series {
     size_t n, cap;
 } bench_series;
 
-/* One row of the table: a processor, or one of the raw-copy references. */
+/* A figure over the runs: median and range. */
+typedef struct bench_stat {
+    double median, min, max;
+} bench_stat;
+
+/*
+ * One row of the table: a processor, or one of the raw-copy references.
+ * Run i of every entry ran in round i, so elapsed[i] of a processor and of
+ * the reference were measured side by side (that pairing gives the per-run
+ * ratios, and so the ratio's spread).
+ */
 typedef struct bench_entry {
     const char *name;
-    bool reference; /* raw-copy-text or raw-copy-binary */
-    int runs;       /* runs done */
-    double elapsed[BENCH_MAX_RUNS];
+    int runs;                       /* runs done */
+    bool reference;                 /* raw-copy-text or raw-copy-binary */
+    bool skipped;                   /* no run completed */
+    double elapsed[BENCH_MAX_RUNS]; /* s */
     long rss_kib[BENCH_MAX_RUNS];
     long long events;
     char checksum[96];
     char note[200];   /* why it was skipped or cut short, "" if it ran every run */
-    bool skipped;     /* no run completed */
     bench_series mem; /* first run only */
-    /* Filled in by bench_summarize: */
-    double median_s, events_per_s, ratio;
-    long median_rss_kib;
+    /* Filled in by bench_summarize, over the runs done: */
+    bench_stat elapsed_s;    /* s */
+    bench_stat events_per_s; /* events / elapsed */
+    bench_stat rss_kib_stat; /* peak RSS, KiB; 0 for references */
+    bench_stat ratio;        /* events/s over the reference's in the same round */
 } bench_entry;
 
 typedef struct bench_result {
     const char *scenario;
+    const char *commit; /* the build's git commit, "unknown" outside git */
+    char date[32];      /* when the bench started, UTC, ISO 8601 */
     int runs_asked;
     int jobs;
     bench_entry *entries;
@@ -45,14 +68,94 @@ typedef struct bench_result {
     char checksum[96];         /* the same for every entry */
     const char *checksum_from; /* the entry that set it */
     const char *reference;     /* the name of the better raw-copy, NULL if none ran */
-    double reference_rate;
+    double reference_rate;     /* its median events/s */
+    const char *fastest;       /* the entry with the shortest median, NULL if none ran */
+    double fastest_s;          /* that median, s */
 } bench_result;
 
-/* Medians, rates and each entry's fraction of the better raw-copy. */
+/* Medians, ranges, rates and each entry's ratio to the better raw-copy. */
 void bench_summarize(bench_result *r);
 void bench_print_table(FILE *f, const bench_result *r);
 void bench_print_json(FILE *f, const bench_result *r);
 /* Write DIR/bench.txt, bench.json and bench.svg; 0 or -1 with errno set. */
 int bench_write_report(const char *dir, const bench_result *r);
+/* Only the chart, to path; 0 or -1 with errno set. */
+int bench_write_svg(const char *path, const bench_result *r);
+
+/* ---- the gate: --baseline (bench_gate.c) ---- */
+
+/* One entry of a baseline file. */
+typedef struct bench_base_entry {
+    char name[64];
+    int runs;
+    bool has_ratio;  /* it ran at least once */
+    bool has_spread; /* ratio_min and ratio_max present (older files lack them) */
+    bench_stat ratio;
+} bench_base_entry;
+
+/* A parsed `etl bench --json` file. */
+typedef struct bench_baseline {
+    char scenario[128];
+    char commit[48]; /* "" if the file does not say */
+    int jobs;
+    long long events;
+    char checksum[96];
+    bench_base_entry *entries;
+    size_t n;
+} bench_baseline;
+
+/*
+ * Read and parse file into *b (released with bench_baseline_release, also
+ * on failure).  ETL_ERR_USAGE naming the file if it cannot be read or is not
+ * what `etl bench --json` writes.
+ */
+int bench_baseline_load(bench_baseline *b, const char *file, etl_error *err);
+void bench_baseline_release(bench_baseline *b);
+
+/*
+ * Before anything runs: can this run be compared with b at all?  The same
+ * scenario, the same --jobs, and every processor of the run in the baseline.
+ * ETL_ERR_USAGE naming file and both sides if not.  plan holds the entries
+ * about to run (no results yet).
+ */
+int bench_baseline_check(const bench_baseline *b, const char *file, const bench_result *plan,
+                         etl_error *err);
+
+typedef enum bench_verdict_kind {
+    BENCH_NOT_JUDGED,       /* too few runs on a side to know the noise */
+    BENCH_WITHIN_TOLERANCE, /* fell by no more than --tolerance (or rose) */
+    BENCH_WITHIN_NOISE,     /* fell by more than --tolerance, but no more than the noise */
+    BENCH_REGRESSION,       /* fell by more than both */
+} bench_verdict_kind;
+
+typedef struct bench_verdict {
+    bench_verdict_kind kind;
+    double change; /* now / before - 1: -0.25 is a fall of 25% */
+    double noise;  /* the two runs' relative spreads, summed: 0.3 is 30% */
+} bench_verdict;
+
+/*
+ * The noise rule.  A ratio fell for real only if the fall is larger than
+ * tol_pct and larger than the noise: the spread (max - min over median) of
+ * the baseline's runs plus that of this run's.  Both sides need
+ * BENCH_MIN_JUDGED_RUNS runs and a spread, else BENCH_NOT_JUDGED.
+ */
+bench_verdict bench_judge(const bench_stat *was, int was_runs, bool was_spread,
+                          const bench_stat *now, int now_runs, double tol_pct);
+
+/*
+ * After the run: print one `baseline:` line per processor to out, saying
+ * what changed and why it is or is not a regression, and the events
+ * verdict.  Returns ETL_EXIT_OK or ETL_EXIT_REGRESSION.
+ */
+int bench_compare(const bench_baseline *b, const char *file, const bench_result *r, double tol_pct,
+                  FILE *out);
+
+/*
+ * Is the run too short to time?  If its fastest entry's median is under
+ * BENCH_MIN_TIMED_S, write a warning (without the "etl: " prefix) to out
+ * and return true.  bigger is the scenario to suggest, or NULL if none is.
+ */
+bool bench_too_small(const bench_result *r, const char *bigger, char *out, size_t cap);
 
 #endif

@@ -9,12 +9,12 @@
 #include "cmd.h"
 #include "exitcodes.h"
 
-#include <assert.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -22,9 +22,12 @@
 #define DB_COMMENT_PREFIX "etl "
 
 const char cli_global_help[] =
-    "Global options (accepted before or after the command):\n"
+    "Global options (accepted anywhere on the line):\n"
     "  --db CONNINFO     use an existing PostgreSQL server (libpq string or URI)\n"
-    "                    instead of the embedded one\n"
+    "                    instead of the embedded one; @FILE reads it from FILE;\n"
+    "                    default $ETL_DB (neither shows in ps, as --db does)\n"
+    "  --target CONNINFO in place: load into this database instead of --db's\n"
+    "                    (also @FILE; default $ETL_TARGET)\n"
     "  --data-dir DIR    the embedded server's directory (default ./.etl-data,\n"
     "                    or $ETL_DATA_DIR)\n"
     "  --scenarios DIR   read scenarios.yaml and processors.yaml from DIR\n"
@@ -33,86 +36,96 @@ const char cli_global_help[] =
     "  --progress        progress as a plain line every few seconds on stderr, even\n"
     "                    when it is not a terminal (CI logs); on a terminal long\n"
     "                    commands show one line updated in place without it\n"
-    "  -q, --quiet       print nothing but errors and results\n"
+    "  -q, --quiet       only errors, one line about rejects, and results (scenario\n"
+    "                    figures, --json, list, status); in-place runs, init and\n"
+    "                    generate print nothing on success\n"
     "  -v, --verbose     say more (every rejected submission, not just the first 10)\n";
 
+enum {
+    OPT_DB = 1001,
+    OPT_DATA_DIR,
+    OPT_SCENARIOS,
+    OPT_DEBUG_SQL,
+    OPT_DEBUG_MEM,
+    OPT_PROGRESS,
+    OPT_TARGET,
+    OPT_VERSION,
+    OPT_OWN = 2000 /* a command's own options: OPT_OWN + index */
+};
+
 static const struct option global_longopts[] = {
-    {"db", required_argument, NULL, 1001},
-    {"data-dir", required_argument, NULL, 1002},
-    {"scenarios", required_argument, NULL, 1003},
-    {"debug-sql", no_argument, NULL, 1004},
-    {"debug-mem", no_argument, NULL, 1005},
-    {"progress", no_argument, NULL, 1006},
+    {"db", required_argument, NULL, OPT_DB},
+    {"target", required_argument, NULL, OPT_TARGET},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"scenarios", required_argument, NULL, OPT_SCENARIOS},
+    {"debug-sql", no_argument, NULL, OPT_DEBUG_SQL},
+    {"debug-mem", no_argument, NULL, OPT_DEBUG_MEM},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
 };
 #define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
-#define MAX_OWN 16
-#define OWN_BASE 2000
 
-const struct option *cli_global_longopts(size_t *n)
+/*
+ * getopt_long's table: the global options, a command's own (opts, ending
+ * with a NULL name), --help, and --version for main.  Caller frees.
+ */
+static struct option *build_longopts(const cli_option *opts, bool version)
 {
-    *n = NGLOBAL;
-    return global_longopts;
-}
-
-int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, const char *help,
-                      const cli_option *opts, bool stop_at_arg)
-{
-    struct option longopts[NGLOBAL + MAX_OWN + 2];
+    size_t own = 0;
+    while (opts && opts[own].name)
+        own++;
+    struct option *l = calloc(NGLOBAL + own + 3, sizeof(*l)); /* zeroed: the terminator */
+    if (!l)
+        return NULL;
     size_t n = 0;
     for (; n < NGLOBAL; n++)
-        longopts[n] = global_longopts[n];
-    size_t own = 0;
-    for (; opts && opts[own].name; own++) {
-        assert(own < MAX_OWN);
-        longopts[n++] =
-            (struct option){opts[own].name, opts[own].value ? required_argument : no_argument, NULL,
-                            OWN_BASE + (int)own};
-    }
-    longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
-    longopts[n] = (struct option){NULL, 0, NULL, 0};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, stop_at_arg ? "+hqv" : "hqv", longopts, NULL)) != -1) {
-        if (cli_global_option(cli, c, optarg))
-            continue;
-        if (c == 'h') {
-            printf("%s%s", help, cli_global_help);
-            return ETL_EXIT_OK;
-        }
-        if (c >= OWN_BASE && (size_t)(c - OWN_BASE) < own) {
-            const cli_option *o = &opts[c - OWN_BASE];
-            if (o->flag)
-                *o->flag = true;
-            if (o->value)
-                *o->value = optarg;
-            continue;
-        }
-        return cli_bad_option(cmd, argv);
-    }
-    return CLI_PARSED;
+        l[n] = global_longopts[n];
+    for (size_t k = 0; k < own; k++)
+        l[n++] = (struct option){opts[k].name, opts[k].value ? required_argument : no_argument,
+                                 NULL, OPT_OWN + (int)k};
+    l[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    if (version)
+        l[n] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    return l;
 }
 
-bool cli_global_option(etl_cli *cli, int opt, const char *arg)
+/* What getopt refused, named: an unknown option, or a known one without its value. */
+static int bad_option(const char *cmd, char **argv, const struct option *longopts)
+{
+    const char *where = cmd ? cmd : "";
+    const char *sep = cmd ? ": " : ""; /* before the command: a global option */
+    for (const struct option *o = longopts; optopt >= OPT_DB && o->name; o++)
+        if (o->val == optopt)
+            return cli_usage(cmd, "%s%soption --%s needs a value", where, sep, o->name);
+    if (optopt > 0 && optopt < 256)
+        return cli_usage(cmd, "%s%sunknown option -%c", where, sep, optopt);
+    return cli_usage(cmd, "%s%sunknown option %s", where, sep, optind > 0 ? argv[optind - 1] : "");
+}
+
+/* Apply a global option getopt returned; false if opt is not one. */
+static bool global_option(etl_cli *cli, int opt, const char *arg)
 {
     switch (opt) {
-    case 1001:
+    case OPT_DB:
         cli->db = arg;
         return true;
-    case 1002:
+    case OPT_TARGET:
+        cli->target = arg;
+        return true;
+    case OPT_DATA_DIR:
         cli->data_dir = arg;
         return true;
-    case 1003:
+    case OPT_SCENARIOS:
         cli->scenarios = arg;
         return true;
-    case 1004:
+    case OPT_DEBUG_SQL:
         cli->log.debug_sql = true;
         return true;
-    case 1005:
+    case OPT_DEBUG_MEM:
         cli->log.debug_mem = true;
         return true;
-    case 1006:
+    case OPT_PROGRESS:
         cli->progress_lines = true;
         return true;
     case 'q':
@@ -127,6 +140,126 @@ bool cli_global_option(etl_cli *cli, int opt, const char *arg)
     }
 }
 
+int cli_parse_global(int argc, char **argv, etl_cli *cli, bool *help, bool *version)
+{
+    struct option *longopts = build_longopts(NULL, true);
+    if (!longopts)
+        return cli_usage(NULL, "out of memory");
+    opterr = 0;
+    int c;
+    int rc = CLI_PARSED;
+    /* '+': stop at the command name; the command parses what follows. */
+    while (rc == CLI_PARSED && (c = getopt_long(argc, argv, "+hqv", longopts, NULL)) != -1) {
+        if (global_option(cli, c, optarg))
+            continue;
+        if (c == 'h')
+            *help = true;
+        else if (c == OPT_VERSION)
+            *version = true;
+        else
+            rc = bad_option(NULL, argv, longopts);
+    }
+    free(longopts);
+    return rc;
+}
+
+/*
+ * A connection string from the line, $ETL_DB/$ETL_TARGET, or a file
+ * (@FILE), so that a password need not show in ps.  One given on the line
+ * with a password in it is used, with a warning: every local user can read
+ * it in ps and /proc.
+ */
+static int resolve_conninfo(const char *cmd, const char *option, const char *env,
+                            const char **value, char **owned)
+{
+    bool on_line = *value != NULL;
+    const char *from_env = getenv(env);
+    if (!*value && from_env && *from_env)
+        *value = from_env;
+    if (!*value)
+        return CLI_PARSED;
+    if ((*value)[0] != '@') {
+        if (on_line && etl_db_conninfo_has_secret(*value))
+            etl_log_error("warning: the password in %s can be read by every local user (ps, "
+                          "/proc); put it in ~/.pgpass (or $PGPASSFILE), or pass the connection "
+                          "string in $%s or as %s @FILE",
+                          option, env, option);
+        return CLI_PARSED;
+    }
+    const char *path = *value + 1;
+    struct stat st;
+    char *text = NULL;
+    size_t n = 0;
+    etl_error err;
+    if (etl_read_file(path, &text, &n, &err) != ETL_OK)
+        return cli_usage(cmd, "%s @%s: %s", option, path, err.msg);
+    if (stat(path, &st) == 0 && (st.st_mode & 077) && etl_db_conninfo_has_secret(text))
+        etl_log_error("warning: %s holds a password and other users may read it; chmod 600 %s",
+                      path, path);
+    n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    *owned = text;
+    *value = text;
+    return CLI_PARSED;
+}
+
+int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, const char *help,
+                      const cli_option *opts, bool stop_at_arg)
+{
+    struct option *longopts = build_longopts(opts, false);
+    if (!longopts)
+        return cli_usage(cmd, "out of memory");
+    opterr = 0;
+    int c;
+    int rc = CLI_PARSED;
+    while (rc == CLI_PARSED &&
+           (c = getopt_long(argc, argv, stop_at_arg ? "+hqv" : "hqv", longopts, NULL)) != -1) {
+        if (global_option(cli, c, optarg))
+            continue;
+        if (c == 'h') {
+            printf("%s%s", help, cli_global_help);
+            rc = ETL_EXIT_OK;
+        } else if (c >= OPT_OWN && longopts[NGLOBAL + (size_t)(c - OPT_OWN)].val == c) {
+            const cli_option *o = &opts[c - OPT_OWN];
+            if (o->flag)
+                *o->flag = true;
+            if (o->value)
+                *o->value = optarg;
+        } else {
+            rc = bad_option(cmd, argv, longopts);
+        }
+    }
+    free(longopts);
+    if (rc != CLI_PARSED)
+        return rc;
+    /* --target is global, so it parses anywhere, but only in-place commands take it. */
+    const char **target = NULL;
+    for (size_t k = 0; opts && opts[k].name; k++)
+        if (strcmp(opts[k].name, "target") == 0)
+            target = opts[k].value;
+    if (target && !*target)
+        *target = cli->target;
+    if (!target && cli->target)
+        return cli_usage(cmd,
+                         "%s: --target is for the in-place commands (process --db, init, "
+                         "status, verify, reprocess, prune)",
+                         cmd);
+    rc = resolve_conninfo(cmd, "--db", "ETL_DB", &cli->db, &cli->from_files[0]);
+    if (rc == CLI_PARSED && target)
+        rc = resolve_conninfo(cmd, "--target", "ETL_TARGET", target, &cli->from_files[1]);
+    if (rc == CLI_PARSED && target)
+        cli->target = *target;
+    return rc;
+}
+
+void cli_release(etl_cli *cli)
+{
+    free(cli->from_files[0]);
+    free(cli->from_files[1]);
+    cli->from_files[0] = cli->from_files[1] = NULL;
+}
+
 /*
  * Set by SIGINT/SIGTERM during a long command and read by the run between
  * submissions.  A signal handler can only talk through a static flag: the
@@ -138,6 +271,31 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+/*
+ * Commands that never look at the flag (short ones: init, status, clean...)
+ * stop at once: one message and exit 7, like the long ones.  Whatever
+ * transaction was open is rolled back by the server when the connection
+ * goes, and the embedded server shuts down with its parent.  Only
+ * async-signal-safe calls here.
+ */
+static void on_stop_signal_now(int sig)
+{
+    (void)sig;
+    static const char msg[] = "etl: interrupted; nothing open was kept\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(ETL_EXIT_INTERRUPTED);
+}
+
+void cli_stop_now_on_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal_now;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 const volatile sig_atomic_t *cli_catch_stop(void)
@@ -189,16 +347,6 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     etl_log_error("%s", msg);
     fprintf(stderr, "Try 'etl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
     return ETL_EXIT_USAGE;
-}
-
-int cli_bad_option(const char *cmd, char **argv)
-{
-    const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    const char *sep = cmd ? ": " : ""; /* before the command: a global option */
-    if (optopt && optopt < 256)
-        return cli_usage(cmd, "%s%sunknown option or missing value for -%c", cmd ? cmd : "", sep,
-                         optopt);
-    return cli_usage(cmd, "%s%sunknown option or missing value: %s", cmd ? cmd : "", sep, arg);
 }
 
 int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err)

@@ -17,10 +17,12 @@
 #include "etl/server.h"
 
 typedef struct etl_cli {
-    const char *db;        /* --db: an existing server, or NULL for the embedded one */
+    const char *db;        /* --db or $ETL_DB: an existing server, or NULL for the embedded one */
+    const char *target;    /* --target or $ETL_TARGET: in place, the warehouse database */
     const char *data_dir;  /* --data-dir: the embedded server's directory */
     const char *scenarios; /* --scenarios: where scenarios.yaml and processors.yaml are */
     bool progress_lines;   /* --progress: progress as periodic plain lines (CI logs) */
+    char *from_files[2];   /* the connection strings read from --db @FILE, --target @FILE */
     etl_log log;
 } etl_cli;
 
@@ -46,11 +48,18 @@ int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, cons
 /* Help text for the global options, shared by every --help. */
 extern const char cli_global_help[];
 
-/* Apply a global option getopt returned; false if opt is not one. */
-bool cli_global_option(etl_cli *cli, int opt, const char *arg);
+/*
+ * Parse the global options before the command name (main), stopping there.
+ * Returns CLI_PARSED with optind at the command, or an exit status:
+ * *version or *help set when those were asked for.
+ */
+int cli_parse_global(int argc, char **argv, etl_cli *cli, bool *help, bool *version);
 
-/* The global options as getopt_long entries (n of them), for main(). */
-const struct option *cli_global_longopts(size_t *n);
+/* Free what the parsing allocated (connection strings read from files). */
+void cli_release(etl_cli *cli);
+
+/* Until a command calls cli_catch_stop, SIGINT and SIGTERM print one line and exit 7. */
+void cli_stop_now_on_signal(void);
 
 /*
  * From now on SIGINT and SIGTERM only set the returned flag, which a run
@@ -65,8 +74,6 @@ const volatile sig_atomic_t *cli_catch_stop(void);
 int cli_fail(const etl_error *err);
 /* Print a usage error (with a hint to --help for cmd) and return ETL_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An unrecognised option, as getopt reported it. */
-int cli_bad_option(const char *cmd, char **argv);
 
 /* Find the scenarios directory (--scenarios, $ETL_SCENARIOS, ./scenarios, the source tree) and load
  * it. */
@@ -80,6 +87,15 @@ int cli_find_processor(const etl_config *c, const char *name, const etl_processo
 /* cli_load_config, then cli_find_processor; *config is the caller's to free, even on error. */
 int cli_load_processor(const etl_cli *cli, const char *name, etl_config **config,
                        const etl_processor_cfg **out, etl_error *err);
+
+/* The longest DURATION: 100 years, in seconds. */
+#define CLI_DURATION_MAX (100LL * 366 * 86400)
+#define CLI_DURATION_HINT "a whole number with s, m, h or d (90s, 15m, 2h, 7d), or plain seconds"
+
+/* A DURATION (90s, 15m, 2h, 7d, or plain seconds) into *seconds: 0, or -1 if it is none. */
+int cli_parse_duration(const char *text, long long *seconds);
+/* seconds as a short age: 45s, 12m05s, 2h05m, 3d04h. */
+void cli_format_age(double seconds, char *out, size_t cap);
 
 /* Where a command talks to PostgreSQL. */
 typedef struct etl_session {
@@ -119,5 +135,6 @@ int cmd_status(int argc, char **argv, etl_cli *cli);
 int cmd_bench(int argc, char **argv, etl_cli *cli);
 int cmd_verify(int argc, char **argv, etl_cli *cli);
 int cmd_reprocess(int argc, char **argv, etl_cli *cli);
+int cmd_prune(int argc, char **argv, etl_cli *cli);
 
 #endif

@@ -8,6 +8,10 @@
  * holds, so its peak memory is its own and its RSS can be sampled from
  * /proc while it runs.  Rounds interleave the entries (every entry once per
  * round) so that a noisy neighbour slows all of them, not one.
+ *
+ * SIGINT and SIGTERM stop the running child in order (it runs in a process
+ * group of its own, so a terminal's Ctrl-C reaches only this command), drop
+ * the half-made run database and exit 7 with one message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -24,9 +29,14 @@
 #include "bench.h"
 #include "cmd.h"
 #include "exitcodes.h"
+#include "progress.h"
 #include "etl/loader.h"
 
 #include "banned.h"
+
+#ifndef ETL_COMMIT
+#define ETL_COMMIT "unknown" /* built outside git, or by something other than CMakeLists.txt */
+#endif
 
 static const char help[] =
     "Usage: etl bench SCENARIO [PROCESSOR...] [options]\n\n"
@@ -41,13 +51,19 @@ static const char help[] =
     "                    a run past it is stopped and the processor reported as skipped\n"
     "  --jobs N          passed to `etl process --jobs N` for the processors that take it\n"
     "  --json            print the result as JSON (what --baseline reads)\n"
-    "  --baseline FILE   compare with a saved --json result: exit 9 if the events differ\n"
-    "                    or a processor's ratio to raw-copy fell by more than --tolerance\n"
+    "  --baseline FILE   compare with a saved --json result of the same scenario (checked\n"
+    "                    before anything runs): exit 9 if the events differ, or if a\n"
+    "                    processor's ratio to raw-copy fell by more than --tolerance AND\n"
+    "                    by more than the spread of both runs (needs 3 runs on each side)\n"
     "  --tolerance PCT   allowed fall of a ratio against the baseline (default 20)\n"
     "  --report DIR      write DIR/bench.txt, bench.json and bench.svg (a chart)\n"
     "  -h, --help        this help\n\n"
-    "Exit status: 0 done; 1 a run failed or the events differ; 9 worse than the\n"
-    "baseline; see docs/performance.md.\n\n";
+    "Every figure is shown as median (min-max) over the runs.  On a terminal, or with\n"
+    "--progress, it shows which run is going on.  SIGINT or SIGTERM stops the running\n"
+    "child and exits 7.\n\n"
+    "Exit status: 0 done; 1 a run failed or the processors' events differ; 2 usage\n"
+    "(also a --baseline of another scenario, or lacking a processor); 7 interrupted;\n"
+    "9 worse than the baseline; see docs/performance.md.\n\n";
 
 #define SAMPLE_MS 20
 
@@ -61,7 +77,13 @@ typedef struct bench_ctx {
     char tmpdir[PATH_MAX]; /* raw-copy's files, "" until exported */
     const char *jobs;
     double budget_s;
-    bool progress;
+    cli_progress progress;
+    const volatile sig_atomic_t *stop; /* set by SIGINT or SIGTERM */
+    const bench_baseline *base;        /* --baseline, or NULL */
+    bool events_differ;                /* from the baseline's: stopped after the first run */
+    int round, rounds;                 /* for the progress line */
+    int run_no, total_runs;            /* runs started so far, and at most */
+    char interrupted_in[80];           /* what was going on when a stop came */
 } bench_ctx;
 
 static void series_add(bench_series *s, long ms, long kib)
@@ -83,10 +105,60 @@ static void series_add(bench_series *s, long ms, long kib)
     s->n++;
 }
 
+static void show_progress(bench_ctx *b, const char *name, double secs)
+{
+    cli_progress_update(&b->progress, "round %d of %d, %s (run %d of at most %d), %.0f s",
+                        b->round + 1, b->rounds, name, b->run_no, b->total_runs, secs);
+}
+
+/* Read what is there on fd into out; false at the end (or on an error). */
+static bool drain(int fd, etl_buf *out)
+{
+    char chunk[4096];
+    ssize_t got = read(fd, chunk, sizeof(chunk));
+    if (got > 0) {
+        etl_buf_append(out, chunk, (size_t)got);
+        return true;
+    }
+    return got < 0 && errno == EINTR;
+}
+
+/* The child's stderr, last line only, for an error message ("" if it said nothing). */
+static const char *last_line(etl_buf *text)
+{
+    if (!text->data || !text->len)
+        return "";
+    while (text->len && text->data[text->len - 1] == '\n')
+        text->data[--text->len] = '\0';
+    const char *nl = strrchr(text->data, '\n');
+    return nl ? nl + 1 : text->data;
+}
+
+/*
+ * Stop the child: SIGTERM lets an `etl process` that handles it roll back
+ * and exit; one that does not dies of it, silently.  SIGKILL only if it is
+ * still there after a few seconds.  Its process group holds only it.
+ */
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 500; i++) {
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            return;
+        struct timespec ts = {0, 10000000L}; /* 10 ms */
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /*
  * Run `etl --db CONNINFO -q process SCENARIO PROCESSOR --json` as a child,
- * collect its stdout, sample its memory into mem (if not NULL), and stop it
- * if it runs past limit_s.  *timed_out tells which happened.
+ * collect its stdout (and its stderr, shown only if it fails), sample its
+ * memory into mem (if not NULL), and stop it if it runs past limit_s or a
+ * stop signal comes.  *timed_out tells which happened; ETL_ERR_INTERRUPTED
+ * after a stop.
  */
 static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_buf *out,
                      bench_series *mem, bool *timed_out, etl_error *err)
@@ -111,37 +183,65 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
     }
     argv[n] = NULL;
     int fd[2];
+    int efd[2];
     if (pipe(fd) != 0)
         return etl_error_set(err, ETL_ERR_IO, "bench: pipe: %s", strerror(errno));
+    if (pipe(efd) != 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return etl_error_set(err, ETL_ERR_IO, "bench: pipe: %s", strerror(errno));
+    }
     long long t0 = etl_now_us();
     pid_t pid = fork();
     if (pid < 0) {
         close(fd[0]);
         close(fd[1]);
+        close(efd[0]);
+        close(efd[1]);
         return etl_error_set(err, ETL_ERR_IO, "bench: fork: %s", strerror(errno));
     }
     if (pid == 0) {
+        /*
+         * A process group of its own: a terminal's Ctrl-C goes to the
+         * foreground group, and the child must not die of it half-way
+         * through a statement (libpq then prints "server closed the
+         * connection").  We stop it ourselves, in order.
+         */
+        setpgid(0, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         dup2(fd[1], 1);
+        dup2(efd[1], 2);
         close(fd[0]);
         close(fd[1]);
+        close(efd[0]);
+        close(efd[1]);
         /* execv's prototype predates const; it does not modify the strings. */
         execv(b->exe, (char *const *)(uintptr_t)argv); // NOLINT(performance-no-int-to-ptr)
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: whichever runs first, the group exists before a signal */
     close(fd[1]);
+    close(efd[1]);
     *timed_out = false;
+    bool stopped = false;
     bool open = true;
-    while (open) {
-        struct pollfd p = {.fd = fd[0], .events = POLLIN, .revents = 0};
-        if (poll(&p, 1, SAMPLE_MS) > 0) {
-            char chunk[4096];
-            ssize_t got = read(fd[0], chunk, sizeof(chunk));
-            if (got > 0)
-                etl_buf_append(out, chunk, (size_t)got);
-            else if (got == 0 || errno != EINTR)
-                open = false;
+    bool eopen = true;
+    etl_buf errtext = ETL_BUF_INIT;
+    while (open || eopen) {
+        struct pollfd p[2] = {{.fd = open ? fd[0] : -1, .events = POLLIN, .revents = 0},
+                              {.fd = eopen ? efd[0] : -1, .events = POLLIN, .revents = 0}};
+        if (poll(p, 2, SAMPLE_MS) > 0) {
+            if (p[0].revents)
+                open = drain(fd[0], out);
+            if (p[1].revents)
+                eopen = drain(efd[0], &errtext);
         }
         long ms = (long)((etl_now_us() - t0) / 1000);
+        if (*b->stop) {
+            stopped = true;
+            break;
+        }
         long kib = etl_mem_rss_kib_of((int)pid);
         if (mem && kib > 0)
             series_add(mem, ms, kib);
@@ -149,19 +249,28 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
             *timed_out = true;
             kill(pid, SIGKILL);
         }
+        show_progress(b, processor, (double)ms / 1000.0);
     }
     close(fd[0]);
+    close(efd[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (*timed_out)
-        return ETL_OK;
-    if (!WIFEXITED(status) || (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != ETL_EXIT_REJECTS))
-        return etl_error_set(err, ETL_ERR_IO,
-                             "bench: `etl process %s %s` failed (exit %d); run it by hand to see "
-                             "why",
-                             b->scenario, processor, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    return ETL_OK;
+    if (stopped)
+        stop_child(pid);
+    else
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    int rc = ETL_OK;
+    if (stopped)
+        rc = ETL_ERR_INTERRUPTED;
+    else if (!*timed_out && (!WIFEXITED(status) ||
+                             (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != ETL_EXIT_REJECTS)))
+        rc = etl_error_set(err, ETL_ERR_IO,
+                           "bench: `etl process %s %s` failed (exit %d%s%s); run it by hand to see "
+                           "more",
+                           b->scenario, processor, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                           errtext.len ? ": " : "", last_line(&errtext));
+    etl_buf_release(&errtext);
+    return rc;
 }
 
 /*
@@ -280,19 +389,19 @@ static int raw_copy(bench_ctx *b, bool binary, double *secs, etl_error *err)
     return rc;
 }
 
-static void show_progress(const bench_ctx *b, int round, int runs, const char *name)
-{
-    if (b->progress)
-        fprintf(stderr, "\retl bench %s: round %d of %d, %-20s", b->scenario, round + 1, runs,
-                name);
-}
-
 /* One run of one entry; a checksum that differs from the first one fails the bench. */
 static int run_entry(bench_ctx *b, bench_result *res, bench_entry *e, int round, etl_error *err)
 {
     double secs = 0;
     long rss = 0;
     int rc;
+    if (*b->stop) {
+        snprintf(b->interrupted_in, sizeof(b->interrupted_in), "before round %d of %d (%s)",
+                 round + 1, b->rounds, e->name);
+        return ETL_ERR_INTERRUPTED;
+    }
+    b->run_no++;
+    show_progress(b, e->name, 0);
     if (e->reference) {
         rc = raw_copy(b, strcmp(e->name, "raw-copy-binary") == 0, &secs, err);
     } else {
@@ -321,6 +430,14 @@ static int run_entry(bench_ctx *b, bench_result *res, bench_entry *e, int round,
         }
         etl_buf_release(&out);
     }
+    /* A stop during raw-copy (in this process) is noticed here, after its COMMIT. */
+    if (rc == ETL_OK && *b->stop)
+        rc = ETL_ERR_INTERRUPTED;
+    if (rc == ETL_ERR_INTERRUPTED) {
+        snprintf(b->interrupted_in, sizeof(b->interrupted_in), "during round %d of %d (%s)",
+                 round + 1, b->rounds, e->name);
+        return rc;
+    }
     long long events = 0;
     char sum[96] = "";
     if (rc == ETL_OK)
@@ -331,6 +448,9 @@ static int run_entry(bench_ctx *b, bench_result *res, bench_entry *e, int round,
         snprintf(res->checksum, sizeof(res->checksum), "%s", sum);
         res->checksum_from = e->name;
         res->events = events;
+        /* Other events than the baseline's: nothing after this can pass, so stop now. */
+        if (b->base && (events != b->base->events || strcmp(sum, b->base->checksum) != 0))
+            b->events_differ = true;
     } else if (strcmp(sum, res->checksum) != 0 || events != res->events) {
         return etl_error_set(err, ETL_ERR_IO,
                              "bench %s: %s wrote different events than %s: %lld events, checksum "
@@ -366,8 +486,11 @@ static bool wants_run(const bench_ctx *b, const bench_entry *e, int round)
 static int run_rounds(bench_ctx *b, bench_result *res, int runs, etl_error *err)
 {
     int rc = ETL_OK;
-    for (int round = 0; round < runs && rc == ETL_OK; round++) {
-        for (size_t i = 0; i < res->n && rc == ETL_OK; i++) {
+    b->rounds = runs;
+    b->total_runs = runs * (int)res->n;
+    for (int round = 0; round < runs && rc == ETL_OK && !b->events_differ; round++) {
+        b->round = round;
+        for (size_t i = 0; i < res->n && rc == ETL_OK && !b->events_differ; i++) {
             bench_entry *e = &res->entries[i];
             if (e->reference && !b->tmpdir[0])
                 continue; /* round 0: after the first processor has run */
@@ -379,76 +502,16 @@ static int run_rounds(bench_ctx *b, bench_result *res, int runs, etl_error *err)
                              e->runs, runs, b->budget_s);
                 continue;
             }
-            show_progress(b, round, runs, e->name);
             rc = run_entry(b, res, e, round, err);
-            if (rc == ETL_OK && !e->reference && !b->tmpdir[0] && e->runs == 1)
+            if (rc == ETL_OK && !e->reference && !b->tmpdir[0] && e->runs == 1 && !b->events_differ)
                 rc = export_events(b, err);
         }
         /* References sit first in the table: in round 0 they run after a processor. */
-        for (size_t i = 0; round == 0 && i < res->n && rc == ETL_OK; i++)
-            if (res->entries[i].reference && res->entries[i].runs == 0 && b->tmpdir[0]) {
-                show_progress(b, round, runs, res->entries[i].name);
+        for (size_t i = 0; round == 0 && i < res->n && rc == ETL_OK && !b->events_differ; i++)
+            if (res->entries[i].reference && res->entries[i].runs == 0 && b->tmpdir[0])
                 rc = run_entry(b, res, &res->entries[i], round, err);
-            }
     }
-    if (b->progress)
-        fprintf(stderr, "\r%60s\r", "");
     return rc;
-}
-
-/* --baseline: the same events, and no processor's ratio fallen by more than tol. */
-static int compare_baseline(const bench_result *res, const char *file, double tol, FILE *out)
-{
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        etl_log_error("bench: --baseline %s: %s", file, strerror(errno));
-        return ETL_EXIT_USAGE;
-    }
-    etl_buf text = ETL_BUF_INIT;
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        etl_buf_append(&text, chunk, got);
-    fclose(f);
-    cJSON *base = cJSON_Parse(text.data ? text.data : "");
-    etl_buf_release(&text);
-    const cJSON *results = cJSON_GetObjectItem(base, "results");
-    if (!cJSON_IsArray(results)) {
-        cJSON_Delete(base);
-        etl_log_error("bench: --baseline %s is not the JSON of `etl bench --json`", file);
-        return ETL_EXIT_USAGE;
-    }
-    int worse = 0;
-    double base_events = cJSON_GetNumberValue(cJSON_GetObjectItem(base, "events"));
-    const char *base_sum = cJSON_GetStringValue(cJSON_GetObjectItem(base, "checksum"));
-    if ((long long)base_events != res->events || !base_sum ||
-        strcmp(base_sum, res->checksum) != 0) {
-        fprintf(out, "baseline: events differ: %lld (checksum %s) now, %.0f (checksum %s) in %s\n",
-                res->events, res->checksum, base_events, base_sum ? base_sum : "?", file);
-        worse++;
-    }
-    for (size_t i = 0; i < res->n; i++) {
-        const bench_entry *e = &res->entries[i];
-        const cJSON *item;
-        cJSON_ArrayForEach(item, results)
-        {
-            const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(item, "name"));
-            const cJSON *ratio = cJSON_GetObjectItem(item, "ratio");
-            if (e->reference || !e->runs || !name || strcmp(name, e->name) != 0 ||
-                !cJSON_IsNumber(ratio))
-                continue;
-            double was = cJSON_GetNumberValue(ratio);
-            bool bad = e->ratio < was * (1 - tol / 100);
-            fprintf(out, "baseline: %-14s %.2f of raw-copy now, %.2f before (%+.0f%%)%s\n", e->name,
-                    e->ratio, was, was > 0 ? (e->ratio / was - 1) * 100 : 0,
-                    bad ? "  WORSE than the tolerance" : "");
-            worse += bad;
-        }
-    }
-    cJSON_Delete(base);
-    if (worse)
-        etl_log_error("bench: %d regressions against %s (tolerance %.0f%%)", worse, file, tol);
-    return worse ? ETL_EXIT_REGRESSION : ETL_EXIT_OK;
 }
 
 static int add_entries(bench_result *res, const etl_config *config, int argc, char **argv,
@@ -520,6 +583,44 @@ static int parse_numbers(const bench_opts *o, unsigned long long *runs, unsigned
     return ETL_OK;
 }
 
+/*
+ * The scenario to suggest when this one is too small to time: the smallest
+ * whose submissions, scaled by how much longer runs must be, reach the
+ * BENCH_MIN_TIMED_S floor (with room to spare); else the biggest.
+ */
+static const char *bigger_scenario(const etl_config *config, const etl_scenario_cfg *sc,
+                                   double fastest_s)
+{
+    double factor = fastest_s > 0 ? 2 * BENCH_MIN_TIMED_S / fastest_s : 1000;
+    double want = (double)(sc->submissions ? sc->submissions : 1) * factor;
+    const etl_scenario_cfg *best = NULL;
+    const etl_scenario_cfg *biggest = NULL;
+    for (size_t i = 0; i < config->nscenarios; i++) {
+        const etl_scenario_cfg *c = &config->scenarios[i];
+        if (c->submissions <= sc->submissions)
+            continue;
+        if ((double)c->submissions >= want && (!best || c->submissions < best->submissions))
+            best = c;
+        if (!biggest || c->submissions > biggest->submissions)
+            biggest = c;
+    }
+    return best ? best->name : biggest ? biggest->name : NULL;
+}
+
+/* After a stop: the running child is gone; say so once and leave nothing half-made behind. */
+static int interrupted(bench_ctx *b, etl_error *err)
+{
+    etl_error ignored;
+    etl_error_clear(&ignored);
+    /* Its clone holds a rolled-back or partial run: not worth keeping. */
+    bool dropped = cli_drop_db(&b->session, b->run, &ignored) == ETL_OK;
+    return etl_error_set(err, ETL_ERR_INTERRUPTED,
+                         "bench %s: interrupted %s: that run was stopped%s; nothing was compared "
+                         "or reported",
+                         b->scenario, b->interrupted_in,
+                         dropped ? " and its run database dropped" : "");
+}
+
 int cmd_bench(int argc, char **argv, etl_cli *cli)
 {
     bench_opts o;
@@ -546,7 +647,6 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
     b.scenario = argv[optind];
     b.jobs = o.jobs;
     b.budget_s = (double)budget;
-    b.progress = cli->log.verbosity >= 0 && isatty(2);
     cli_template_db(b.scenario, b.tpl, sizeof(b.tpl));
     cli_run_db(b.scenario, b.run, sizeof(b.run));
     ssize_t n = readlink("/proc/self/exe", b.exe, sizeof(b.exe) - 1);
@@ -555,42 +655,87 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
     bench_result res;
     memset(&res, 0, sizeof(res));
     res.scenario = b.scenario;
+    res.commit = ETL_COMMIT;
     res.runs_asked = (int)runs;
     res.jobs = (int)jobs;
+    char now[64];
+    etl_utc_now(now, sizeof(now));
+    snprintf(res.date, sizeof(res.date), "%.16s UTC", now);
     etl_error err;
     etl_error_clear(&err);
     etl_config *config = NULL;
     const etl_scenario_cfg *sc = NULL;
+    bench_baseline base;
+    memset(&base, 0, sizeof(base));
     bool exists = false;
     int rc = cli_load_config(cli, &config, &err);
     if (rc == ETL_OK)
         rc = cli_find_scenario(config, b.scenario, &sc, &err);
     if (rc == ETL_OK)
         rc = add_entries(&res, config, argc - optind - 1, argv + optind + 1, &err);
+    /* The baseline is checked before anything runs: a wrong one costs seconds, not the bench. */
+    if (rc == ETL_OK && o.baseline && (rc = bench_baseline_load(&base, o.baseline, &err)) == ETL_OK)
+        rc = bench_baseline_check(&base, o.baseline, &res, &err);
+    if (rc == ETL_OK && o.baseline)
+        b.base = &base;
+    if (rc == ETL_OK && o.baseline && (base.entries && runs < BENCH_MIN_JUDGED_RUNS))
+        etl_log_info(&cli->log,
+                     "bench: --runs %llu: fewer than %d runs measure no noise, so ratios will be "
+                     "shown against %s but not judged",
+                     runs, BENCH_MIN_JUDGED_RUNS, o.baseline);
+    /* From here a stop signal is ours to handle: the children and the server stay in order. */
+    b.stop = cli_catch_stop();
     if (rc == ETL_OK)
         rc = cli_session_open(cli, &b.session, &err);
     if (rc == ETL_OK && (rc = cli_db_exists(&b.session, b.tpl, &exists, &err)) == ETL_OK && !exists)
         rc = etl_error_set(&err, ETL_ERR_USAGE,
                            "scenario %s has no template database yet; run `etl generate %s` first",
                            b.scenario, b.scenario);
-    if (rc == ETL_OK)
+    if (rc == ETL_OK) {
+        char what[64];
+        snprintf(what, sizeof(what), "bench %s", b.scenario);
+        cli_progress_start(&b.progress, cli, what);
         rc = run_rounds(&b, &res, (int)runs, &err);
+        cli_progress_end(&b.progress);
+    }
     remove_raw_files(&b);
+    if (rc == ETL_ERR_INTERRUPTED)
+        rc = interrupted(&b, &err);
     cli_session_close(&b.session);
     int status = rc == ETL_OK ? ETL_EXIT_OK : cli_fail(&err);
-    if (rc == ETL_OK) {
+    FILE *gate = o.json ? stderr : stdout;
+    if (rc == ETL_OK && b.events_differ) {
+        fprintf(gate,
+                "baseline: events differ: %lld (checksum %s) now, %lld (checksum %s) in %s: "
+                "REGRESSION (stopped after the first run: no processor can pass)\n",
+                res.events, res.checksum, base.events, base.checksum, o.baseline);
+        etl_log_error("bench %s: the events differ from --baseline %s: was the scenario "
+                      "generated with another seed, or did the transform change?",
+                      b.scenario, o.baseline);
+        status = ETL_EXIT_REGRESSION;
+    } else if (rc == ETL_OK) {
         bench_summarize(&res);
         if (o.json)
             bench_print_json(stdout, &res);
         else
             bench_print_table(stdout, &res);
+        char warning[512];
+        if (sc && bench_too_small(&res, bigger_scenario(config, sc, res.fastest_s), warning,
+                                  sizeof(warning)))
+            etl_log_info(&cli->log, "%s", warning);
         if (o.report && bench_write_report(o.report, &res) != 0) {
             etl_log_error("bench: --report %s: %s", o.report, strerror(errno));
             status = ETL_EXIT_FAILURE;
         }
-        if (o.baseline && status == ETL_EXIT_OK)
-            status = compare_baseline(&res, o.baseline, (double)tol, o.json ? stderr : stdout);
+        if (o.baseline && status == ETL_EXIT_OK) {
+            status = bench_compare(&base, o.baseline, &res, (double)tol, gate);
+            if (status != ETL_EXIT_OK)
+                etl_log_error("bench %s: slower than --baseline %s beyond the %llu%% tolerance "
+                              "and the noise (the lines starting baseline: say which)",
+                              b.scenario, o.baseline, tol);
+        }
     }
+    bench_baseline_release(&base);
     free_entries(&res);
     etl_config_free(config);
     return status;

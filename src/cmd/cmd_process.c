@@ -3,12 +3,17 @@
  * fresh run database, run the processor on it and report what it did.  The
  * figures cover the ETL alone: server start and cloning are not timed.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS: the --jobs workers' shared progress counts */
+
 #include <errno.h>
 #include <signal.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +22,7 @@
 #include "exitcodes.h"
 #include "etl/pipeline.h"
 #include "etl/production.h"
+#include "progress.h"
 
 #include "banned.h"
 
@@ -43,8 +49,9 @@ static const char help[] =
     "                          the other changes of those submissions (without capture:\n"
     "                          submissions per transaction; default 10000)\n"
     "  --max-rejects N         in place: stop (exit 8) after more than N rejects\n"
+    "                          (0: at the first); they are recorded all the same\n"
     "  --dry-run               in place: do everything, then roll it all back\n"
-    "  --statement-timeout MS  in place: PostgreSQL statement_timeout\n"
+    "  --statement-timeout MS  in place: PostgreSQL statement_timeout (0: the server's)\n"
     "  --lock-timeout MS       in place: PostgreSQL lock_timeout (leave it unset when\n"
     "                          runs overlap: one may wait for another's batch)\n"
     "  -h, --help              this help\n\n"
@@ -82,16 +89,43 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
     printf("peak memory  %.1f MiB (RSS)\n", (double)st->peak_rss_kib / 1024.0);
 }
 
+/* --json and the run failed: still one object, with the error. */
+static void print_failure_json(const char *scenario, const char *processor, const etl_error *err)
+{
+    printf("{\"scenario\":");
+    etl_json_fput(stdout, scenario);
+    printf(",\"processor\":");
+    etl_json_fput(stdout, processor);
+    printf(",\"exit\":%d,\"error\":", etl_exit_status(err->code));
+    etl_json_fput(stdout, err->msg);
+    printf("}\n");
+}
+
 /* The numeric options, through the one range-checking parser. */
-static int number_option(const char *name, const char *text, unsigned long long max,
-                         unsigned long long *out)
+static int number_option(const char *name, const char *text, unsigned long long min,
+                         unsigned long long max, unsigned long long *out)
 {
     if (!text)
         return ETL_OK;
-    if (etl_parse_ull(text, 1, max, out) != 0)
-        return cli_usage("process", "--%s: '%s' is not a whole number from 1 to %llu", name, text,
-                         max);
+    if (etl_parse_ull(text, min, max, out) != 0)
+        return cli_usage("process", "--%s: '%s' is not a whole number from %llu to %llu", name,
+                         text, min, max);
     return ETL_OK;
+}
+
+/*
+ * One line about a run's rejects: how many, by reason, and where to look.
+ * Printed even with -q (cron mails it), since a reject needs someone.
+ */
+static void report_rejects(const etl_run_stats *st, const char *where)
+{
+    etl_buf line = ETL_BUF_INIT;
+    for (size_t i = 0; i < ETL_MAX_REASONS && st->reasons[i].reason; i++)
+        etl_buf_printf(&line, "%s%zu %s", i ? ", " : "", st->reasons[i].count,
+                       st->reasons[i].reason);
+    etl_log_error("%zu of %zu submissions rejected (%s); %s", st->rejected, st->submissions,
+                  line.data ? line.data : "", where);
+    etl_buf_release(&line);
 }
 
 typedef struct inplace_opts {
@@ -99,19 +133,45 @@ typedef struct inplace_opts {
     bool dry_run, json;
 } inplace_opts;
 
+/* The progress line of a run: submissions out of those expected, rate, ETA and events. */
+static void show_run(cli_progress *bar, size_t subs, size_t total, size_t events)
+{
+    char count[160];
+    cli_progress_fmt_count(count, sizeof(count), subs, total, "submissions",
+                           bar->now_us() - bar->start_us);
+    cli_progress_update(bar, "%s, %zu events", count, events);
+}
+
+static void inplace_progress(void *ctx, const etl_run_stats *so_far, size_t backlog)
+{
+    show_run(ctx, so_far->submissions, backlog, so_far->events);
+}
+
+/* A scenario run: its total is the scenario's count, the progress bar's to show. */
+typedef struct run_watch {
+    cli_progress bar;
+    size_t total; /* submissions the scenario generates, fixtures included */
+} run_watch;
+
+static void scenario_progress(void *ctx, const etl_run_stats *so_far)
+{
+    run_watch *w = ctx;
+    show_run(&w->bar, so_far->submissions, w->total, so_far->events);
+}
+
 static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
 {
     unsigned long long batch = ETL_DEFAULT_BATCH;
     unsigned long long max_rejects = ~0ULL;
     unsigned long long st_ms = 0;
     unsigned long long lock_ms = 0;
-    if (number_option("batch-size", o->batch, 100000000ULL, &batch) != ETL_OK ||
-        number_option("max-rejects", o->max_rejects, ~0ULL - 1, &max_rejects) != ETL_OK ||
-        number_option("statement-timeout", o->statement_timeout, 86400000ULL, &st_ms) != ETL_OK ||
-        number_option("lock-timeout", o->lock_timeout, 86400000ULL, &lock_ms) != ETL_OK)
+    /* 0 rejects: stop at the first; 0 ms: the server's timeout (PostgreSQL's own meaning). */
+    if (number_option("batch-size", o->batch, 1, 100000000ULL, &batch) != ETL_OK ||
+        number_option("max-rejects", o->max_rejects, 0, ~0ULL - 1, &max_rejects) != ETL_OK ||
+        number_option("statement-timeout", o->statement_timeout, 0, 86400000ULL, &st_ms) !=
+            ETL_OK ||
+        number_option("lock-timeout", o->lock_timeout, 0, 86400000ULL, &lock_ms) != ETL_OK)
         return ETL_EXIT_USAGE;
-    if (o->max_rejects && strcmp(o->max_rejects, "0") == 0)
-        max_rejects = 0; /* "no rejects at all" is a fair thing to ask */
     etl_error err;
     etl_error_clear(&err);
     etl_config *config = NULL;
@@ -130,46 +190,62 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
                        .dry_run = o->dry_run,
                        .statement_timeout_ms = (long)st_ms,
                        .lock_timeout_ms = (long)lock_ms,
-                       .progress = !o->json && cli->log.verbosity >= 0 && isatty(2),
+                       .progress = inplace_progress,
                        .stop = stop,
                        .log = &cli->log};
+    cli_progress bar;
+    char what[160];
+    snprintf(what, sizeof(what), "process %s", processor);
+    cli_progress_start(&bar, cli, what);
+    pc.progress_ctx = &bar;
     etl_prod_result res;
     rc = etl_prod_run(&pc, &res, &err);
+    cli_progress_end(&bar);
     const etl_run_stats *st = &res.stats;
-    if ((rc == ETL_OK || !o->json) && (o->json || cli->log.verbosity >= 0) &&
-        rc != ETL_ERR_LOCKED) {
-        double secs = (double)st->elapsed_us / 1e6;
-        double rate = secs > 0 ? (double)st->events / secs : 0;
-        if (o->json) {
-            printf("{\"mode\":\"in-place\",\"processor\":");
-            etl_json_fput(stdout, p->name);
-            printf(",\"run_id\":%lld,\"dry_run\":%s,\"capture\":%s,\"backlog\":%zu,\"submissions\":"
-                   "%zu,"
-                   "\"events\":%zu,\"rejected\":%zu,\"batches\":%zu,\"elapsed_s\":%.6f,"
-                   "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",
-                   res.run_id, o->dry_run ? "true" : "false", res.capture ? "true" : "false",
-                   res.backlog, st->submissions, st->events, st->rejected, st->batches, secs, rate,
-                   st->peak_rss_kib);
-        } else if (rc == ETL_OK) {
-            printf("%s run %lld of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
-                   "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
-                   o->dry_run ? "dry" : "in-place", res.run_id, p->name, st->submissions,
-                   res.backlog, res.capture ? "queued changes" : "waiting", st->rejected,
-                   st->events, st->batches, secs, rate, (double)st->peak_rss_kib / 1024.0);
-            if (o->dry_run)
-                printf("dry run: everything was rolled back, nothing was recorded\n");
+    double secs = (double)st->elapsed_us / 1e6;
+    double rate = secs > 0 ? (double)st->events / secs : 0;
+    if (o->json) {
+        /* Always one object, so a monitoring script can parse a failed run too. */
+        printf("{\"mode\":\"in-place\",\"processor\":");
+        etl_json_fput(stdout, p->name);
+        printf(",\"run_id\":%lld,\"dry_run\":%s,\"capture\":%s,\"backlog\":%zu,"
+               "\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,\"rejected_by_reason\":{",
+               res.run_id, o->dry_run ? "true" : "false", res.capture ? "true" : "false",
+               res.backlog, st->submissions, st->events, st->rejected);
+        for (size_t i = 0; i < ETL_MAX_REASONS && st->reasons[i].reason; i++)
+            printf("%s\"%s\":%zu", i ? "," : "", st->reasons[i].reason, st->reasons[i].count);
+        printf("},\"batches\":%zu,\"elapsed_s\":%.6f,\"events_per_s\":%.1f,"
+               "\"peak_rss_kib\":%ld,\"exit\":%d,\"error\":",
+               st->batches, secs, rate, st->peak_rss_kib,
+               rc != ETL_OK       ? etl_exit_status(rc)
+               : st->rejected > 0 ? ETL_EXIT_REJECTS
+                                  : ETL_EXIT_OK);
+        if (rc == ETL_OK)
+            printf("null}\n");
+        else {
+            etl_json_fput(stdout, err.msg);
+            printf("}\n");
         }
+    } else if (rc == ETL_OK && cli->log.verbosity >= 0) {
+        printf("%s run %lld of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
+               "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
+               o->dry_run ? "dry" : "in-place", res.run_id, p->name, st->submissions, res.backlog,
+               res.capture ? "queued changes" : "waiting", st->rejected, st->events, st->batches,
+               secs, rate, (double)st->peak_rss_kib / 1024.0);
+        if (o->dry_run)
+            printf("dry run: everything was rolled back, nothing was recorded\n");
     }
+    fflush(stdout);
     etl_config_free(config);
     if (rc == ETL_ERR_LOCKED && cli->log.verbosity < 0)
         return ETL_EXIT_LOCKED; /* cron: an overlapping run is not news */
+    if (st->rejected > 0)
+        report_rejects(st, o->dry_run ? "dry run: not recorded"
+                                      : "they are in dwh.etl_rejects (`etl status`; after a fix, "
+                                        "`etl reprocess --rejected`)");
     if (rc != ETL_OK)
         return cli_fail(&err);
-    if (st->rejected > 0) {
-        etl_log_info(&cli->log, "%zu submissions were rejected; see dwh.etl_rejects", st->rejected);
-        return ETL_EXIT_REJECTS;
-    }
-    return ETL_EXIT_OK;
+    return st->rejected > 0 ? ETL_EXIT_REJECTS : ETL_EXIT_OK;
 }
 
 /* One pipeline on its own pair of connections to the run database. */
@@ -189,6 +265,66 @@ static int run_one(const etl_pipeline_cfg *pcfg, const char *conninfo, const cha
     return rc;
 }
 
+/* A --jobs worker's counts so far, in memory shared with the parent for its progress line. */
+typedef struct job_count {
+    atomic_size_t submissions;
+    atomic_size_t events;
+} job_count;
+
+static void job_progress(void *ctx, const etl_run_stats *so_far)
+{
+    job_count *c = ctx;
+    atomic_store_explicit(&c->submissions, so_far->submissions, memory_order_relaxed);
+    atomic_store_explicit(&c->events, so_far->events, memory_order_relaxed);
+}
+
+/*
+ * Until every worker has written its report (or died: end of file), show
+ * the sum of their counts; the reports are then read without waiting.
+ */
+/*
+ * A stop asked of the parent alone (SIGTERM from cron or systemd; Ctrl-C
+ * reaches the whole process group anyway) is passed on to the workers, once.
+ */
+static void forward_stop(const volatile sig_atomic_t *stop, const pid_t *pids, int started,
+                         bool *forwarded)
+{
+    if (*forwarded || !stop || !*stop)
+        return;
+    for (int k = 0; k < started; k++)
+        kill(pids[k], SIGTERM);
+    *forwarded = true;
+}
+
+static void watch_jobs(run_watch *watch, job_count *counts, const int *fds, const pid_t *pids,
+                       int started, const volatile sig_atomic_t *stop, bool *forwarded)
+{
+    struct pollfd pfd[64];
+    int left = started;
+    for (int k = 0; k < started; k++)
+        pfd[k] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+    while (left > 0) {
+        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
+            return;
+        forward_stop(stop, pids, started, forwarded);
+        size_t subs = 0;
+        size_t events = 0;
+        for (int k = 0; k < started; k++) {
+            if (pfd[k].fd >= 0 && pfd[k].revents) {
+                pfd[k].fd = -1; /* poll ignores negative descriptors */
+                left--;
+            }
+            subs += atomic_load_explicit(&counts[k].submissions, memory_order_relaxed);
+            events += atomic_load_explicit(&counts[k].events, memory_order_relaxed);
+        }
+        char count[160];
+        cli_progress_fmt_count(count, sizeof(count), subs, watch->total, "submissions",
+                               watch->bar.now_us() - watch->bar.start_us);
+        cli_progress_update(&watch->bar, "%s, %zu events, %d/%d workers done", count, events,
+                            started - left, started);
+    }
+}
+
 /* What a --jobs worker tells its parent through a pipe. */
 typedef struct job_report {
     int rc;
@@ -204,8 +340,16 @@ typedef struct job_report {
  * the slowest, memory the sum of the workers' peaks.
  */
 static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db, int jobs,
-                    etl_run_stats *st, etl_error *err)
+                    run_watch *watch, etl_run_stats *st, etl_error *err)
 {
+    /* Shared before fork: workers count there, the parent sums for the progress line. */
+    job_count *counts = NULL;
+    if (cli_progress_on(&watch->bar)) {
+        counts = mmap(NULL, 64 * sizeof(*counts), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (counts == MAP_FAILED)
+            counts = NULL; /* no progress then, the run itself needs none of it */
+    }
     pid_t pids[64];
     int fds[64];
     int started = 0;
@@ -214,8 +358,10 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
     fflush(NULL);
     for (int k = 0; k < jobs && rc == ETL_OK; k++) {
         int fd[2];
-        if (pipe(fd) != 0)
-            return etl_error_set(err, ETL_ERR_IO, "--jobs: pipe: %s", strerror(errno));
+        if (pipe(fd) != 0) {
+            rc = etl_error_set(err, ETL_ERR_IO, "--jobs: pipe: %s", strerror(errno));
+            break;
+        }
         pid_t pid = fork();
         if (pid < 0) {
             close(fd[0]);
@@ -229,6 +375,9 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
             snprintf(filter, sizeof(filter), "get_byte(uuid_send(s.id), 15) %% %d = %d", jobs, k);
             etl_pipeline_cfg mine = *pcfg;
             mine.source_filter = filter;
+            /* Workers never draw: N lines redrawn in place would garble each other. */
+            mine.progress = counts ? job_progress : NULL;
+            mine.hook_ctx = counts ? &counts[k] : NULL;
             job_report rep;
             memset(&rep, 0, sizeof(rep));
             etl_error_clear(&rep.err);
@@ -240,10 +389,21 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
         pids[started] = pid;
         fds[started++] = fd[0];
     }
+    /* Could not start them all: the ones running stop and roll back (their stop flag). */
+    for (int k = 0; rc != ETL_OK && k < started; k++)
+        kill(pids[k], SIGTERM);
+    bool forwarded = false;
+    if (counts) {
+        watch_jobs(watch, counts, fds, pids, started, pcfg->stop, &forwarded);
+        munmap(counts, 64 * sizeof(*counts));
+    }
     memset(st, 0, sizeof(*st));
     for (int k = 0; k < started; k++) {
         job_report rep;
-        ssize_t got = read(fds[k], &rep, sizeof(rep));
+        ssize_t got;
+        /* Our stop handler interrupts read(): pass the stop on, and read on. */
+        while ((got = read(fds[k], &rep, sizeof(rep))) < 0 && errno == EINTR)
+            forward_stop(pcfg->stop, pids, started, &forwarded);
         close(fds[k]);
         int status = 0;
         while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
@@ -257,10 +417,7 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
             *err = rep.err;
             rc = etl_error_wrap(err, "worker %d of %d", k + 1, jobs);
         }
-        st->submissions += rep.st.submissions;
-        st->rejected += rep.st.rejected;
-        st->events += rep.st.events;
-        st->batches += rep.st.batches;
+        etl_run_stats_add(st, &rep.st);
         st->peak_rss_kib += rep.st.peak_rss_kib;
     }
     st->elapsed_us = etl_now_us() - t0;
@@ -308,7 +465,7 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
     const char *scenario = argv[optind];
     const char *processor = argv[optind + 1];
     unsigned long long jobs = 1;
-    if (number_option("jobs", o.jobs, 64, &jobs) != ETL_OK)
+    if (number_option("jobs", o.jobs, 1, 64, &jobs) != ETL_OK)
         return ETL_EXIT_USAGE;
 
     etl_error err;
@@ -324,6 +481,11 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
     cli_template_db(scenario, tpl, sizeof(tpl));
     cli_run_db(scenario, run, sizeof(run));
 
+    /*
+     * Caught from here on, not fatal: a stop during CREATE DATABASE must let
+     * it finish, or the clone would appear after whoever cleans up (bench).
+     */
+    const volatile sig_atomic_t *stop = cli_catch_stop();
     int rc = cli_load_config(cli, &config, &err);
     if (rc == ETL_OK)
         rc = cli_find_scenario(config, scenario, &sc, &err);
@@ -331,6 +493,7 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         rc = cli_find_processor(config, processor, &p, &err);
     if (rc == ETL_OK)
         rc = cli_session_open(cli, &session, &err);
+    run_watch watch;
     bool exists = false;
     if (rc == ETL_OK && (rc = cli_db_exists(&session, tpl, &exists, &err)) == ETL_OK && !exists)
         rc = etl_error_set(&err, ETL_ERR_USAGE,
@@ -338,6 +501,8 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                            scenario, scenario);
     if (rc == ETL_OK && (rc = cli_drop_db(&session, run, &err)) == ETL_OK)
         rc = cli_create_db(&session, run, tpl, scenario, &err);
+    if (rc == ETL_OK && *stop)
+        rc = etl_error_set(&err, ETL_ERR_INTERRUPTED, "interrupted before the run began");
     if (rc == ETL_OK) {
         char processed_on[64];
         etl_utc_now(processed_on, sizeof(processed_on));
@@ -346,21 +511,32 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                                  .processed_on = processed_on,
                                  .max_rejects = SIZE_MAX,
                                  .empty_target = jobs == 1,
-                                 .log = &cli->log};
+                                 .stop = stop,
+                                 .log = &cli->log,
+                                 .progress = scenario_progress,
+                                 .hook_ctx = &watch};
+        char what[160];
+        snprintf(what, sizeof(what), "process %s %s", scenario, processor);
+        cli_progress_start(&watch.bar, cli, what);
+        watch.total = sc->submissions + sc->nfixtures;
         rc = jobs == 1 ? run_one(&pcfg, session.conninfo, run, &st, &err)
-                       : run_jobs(&pcfg, session.conninfo, run, (int)jobs, &st, &err);
+                       : run_jobs(&pcfg, session.conninfo, run, (int)jobs, &watch, &st, &err);
+        cli_progress_end(&watch.bar);
         if (rc != ETL_OK)
             etl_error_wrap(&err, "process %s %s", scenario, processor);
     }
     cli_session_close(&session);
-    if (rc == ETL_OK && (json || cli->log.verbosity >= 0))
+    /* The figures are this command's result: printed with -q too. */
+    if (rc == ETL_OK)
         print_summary(scenario, p, &st, run, json);
+    else if (json)
+        print_failure_json(scenario, processor, &err);
     etl_config_free(config);
     if (rc != ETL_OK)
         return cli_fail(&err);
     if (st.rejected > 0) {
-        etl_log_info(&cli->log, "%zu of %zu submissions were rejected (listed above)", st.rejected,
-                     st.submissions);
+        report_rejects(&st,
+                       cli->log.verbosity < 0 ? "run without -q to list them" : "listed above");
         return ETL_EXIT_REJECTS;
     }
     return ETL_EXIT_OK;

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "exitcodes.h"
 #include "etl/production.h"
+#include "progress.h"
 
 #include "banned.h"
 
@@ -31,6 +32,15 @@ static const char help[] =
     "repair is done by the next run); see docs/cli.md for all.\n\n";
 
 static const char *const kinds[3] = {"missing", "stale", "extra"};
+
+static void show_progress(void *ctx, const char *step, size_t done, size_t total)
+{
+    cli_progress *bar = ctx;
+    char count[160];
+    cli_progress_fmt_count(count, sizeof(count), done, total, "submissions",
+                           bar->now_us() - bar->start_us);
+    cli_progress_update(bar, "%s %s", step, count);
+}
 
 static void print_json(const etl_verify_result *r, bool repair)
 {
@@ -98,15 +108,20 @@ int cmd_verify(int argc, char **argv, etl_cli *cli)
     int rc = cli_load_processor(cli, processor, &config, &p, &err);
     const volatile sig_atomic_t *stop = cli_catch_stop();
     etl_verify_result res;
+    cli_progress bar;
+    cli_progress_start(&bar, cli, "verify");
     if (rc == ETL_OK) {
         etl_verify_cfg vc = {.source = cli->db,
                              .target = target,
                              .proc = p,
                              .repair = repair,
                              .stop = stop,
-                             .log = &cli->log};
+                             .log = &cli->log,
+                             .progress = cli_progress_on(&bar) ? show_progress : NULL,
+                             .progress_ctx = &bar};
         rc = etl_prod_verify(&vc, &res, &err);
     }
+    cli_progress_end(&bar);
     etl_config_free(config);
     if (rc != ETL_OK)
         return cli_fail(&err);

@@ -17,15 +17,15 @@
     X(REJECTS, 5, "finished and committed, but some submissions were rejected")                    \
     X(LOCKED, 6, "in place, without capture: another run holds the lock; nothing done")            \
     X(INTERRUPTED, 7, "interrupted by SIGINT or SIGTERM; the open batch was rolled back")          \
-    X(TOO_MANY_REJECTS, 8, "more rejects than --max-rejects: stopped, rejects recorded")           \
+    X(TOO_MANY_REJECTS, 8, "in place: over --max-rejects; stopped, its rejects recorded")          \
     X(REGRESSION, 9, "bench: slower than --baseline beyond tolerance and noise, or other events")  \
     X(DIFFERENT, 10, "verify: the warehouse differs from the source")                              \
-    X(CHECK_FAILED, 11, "status --check: the last run failed, was interrupted or abandoned")       \
+    X(CHECK_FAILED, 11, "status --check: the last run to end did not succeed")                     \
     X(CHECK_STALE, 12, "status --check: no successful run within --max-age")                       \
     X(CHECK_BACKLOG, 13, "status --check: the queue is longer or older than allowed")
 
 enum {
-#define ETL_EXIT_ENUM(name, number, meaning) ETL_EXIT_##name = number,
+#define ETL_EXIT_ENUM(name, number, meaning) ETL_EXIT_##name = (number),
     ETL_EXIT_CODES(ETL_EXIT_ENUM)
 #undef ETL_EXIT_ENUM
 };

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 
 int etl_buf_reserve(etl_buf *b, size_t extra)
 {
+    if (extra >= SIZE_MAX - b->len) /* len + extra + 1 would wrap around */
+        return ETL_ERR_NOMEM;
     if (b->cap > b->len + extra)
         return ETL_OK;
     size_t want = b->len + extra + 1;

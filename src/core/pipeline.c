@@ -9,6 +9,7 @@
  * any other error rolls the open batch back.
  */
 #include "etl/pipeline.h"
+#include "etl/flatten.h"
 #include "etl/indb.h"
 #include "etl/registry.h"
 
@@ -37,6 +38,47 @@ typedef struct run {
     int open;     /* a target transaction and loader batch are open */
     size_t shown; /* rejects reported on stderr */
 } run;
+
+/* The reason codes, so that counts keep a static string whatever the caller's is. */
+static const char *const reason_codes[] = {
+    ETL_REJECT_UNKNOWN_FORM,      ETL_REJECT_UNKNOWN_USER, ETL_REJECT_UNUSABLE_SCHEMA,
+    ETL_REJECT_TOO_LARGE,         ETL_REJECT_INVALID_JSON, ETL_REJECT_TOO_DEEP,
+    ETL_REJECT_UNSTORABLE_STRING, ETL_REJECT_NOT_OBJECT,   ETL_REJECT_TYPE_MISMATCH,
+    ETL_REJECT_AMBIGUOUS_ANSWER};
+
+void etl_run_stats_add_reason(etl_run_stats *st, const char *reason, size_t n)
+{
+    const char *code = "invalid";
+    for (size_t i = 0; i < sizeof(reason_codes) / sizeof(reason_codes[0]); i++)
+        if (strcmp(reason, reason_codes[i]) == 0)
+            code = reason_codes[i];
+    reason = code;
+    for (size_t i = 0; i < ETL_MAX_REASONS && n; i++) {
+        etl_reason_count *c = &st->reasons[i];
+        if (!c->reason)
+            c->reason = reason;
+        if (c->reason == reason || strcmp(c->reason, reason) == 0) {
+            c->count += n;
+            return;
+        }
+    }
+}
+
+void etl_run_stats_add(etl_run_stats *into, const etl_run_stats *from)
+{
+    into->submissions += from->submissions;
+    into->rejected += from->rejected;
+    into->events += from->events;
+    into->batches += from->batches;
+    for (size_t i = 0; i < ETL_MAX_REASONS && from->reasons[i].reason; i++)
+        etl_run_stats_add_reason(into, from->reasons[i].reason, from->reasons[i].count);
+}
+
+static void count_reasons(etl_run_stats *st, const etl_batch_log *b)
+{
+    for (size_t i = 0; i < b->nrejects; i++)
+        etl_run_stats_add_reason(st, b->rejects[i].reason, 1);
+}
 
 static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error *err)
 {
@@ -195,7 +237,34 @@ static int batch_commit(run *r, etl_error *err)
     r->stats->rejected += r->batch.nrejects;
     r->stats->events += r->batch.events;
     r->stats->batches += r->batch.submissions > 0;
+    count_reasons(r->stats, &r->batch);
     batch_log_reset(&r->batch);
+    return ETL_OK;
+}
+
+/*
+ * The batch went past max_rejects and was rolled back: record its rejects
+ * alone, in a transaction of their own (see record_rejects in pipeline.h).
+ */
+static int batch_keep_rejects(run *r, etl_error *err)
+{
+    const etl_pipeline_cfg *cfg = r->cfg;
+    r->batch.submissions = r->batch.nrejects;
+    r->batch.events = 0;
+    etl_buf_reset(&r->batch.ids);
+    int rc = etl_db_exec(r->target, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = cfg->record_rejects(cfg->hook_ctx, r->target, &r->batch, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(r->target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(r->target, "ROLLBACK", &ignored);
+        return etl_error_wrap(err, "cannot record the rejected submissions");
+    }
+    r->stats->submissions += r->batch.nrejects;
+    r->stats->rejected += r->batch.nrejects;
+    count_reasons(r->stats, &r->batch);
     return ETL_OK;
 }
 
@@ -231,12 +300,14 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
 typedef struct indb_rejects {
     const etl_log *log;
     size_t shown;
+    etl_run_stats by_reason;
 } indb_rejects;
 
 static void indb_reject(void *ctx, const char *id, const char *reason, const char *detail)
 {
     indb_rejects *r = ctx;
     report_reject(r->log, &r->shown, id, reason, detail);
+    etl_run_stats_add_reason(&r->by_reason, reason, 1);
 }
 
 /*
@@ -253,7 +324,9 @@ static int run_in_db(const etl_pipeline_cfg *cfg, etl_db *target, etl_run_stats 
                              "per-submission bookkeeping; use copy for in-place runs",
                              cfg->proc->name);
     long long t0 = etl_now_us();
-    indb_rejects shown = {cfg->log, 0};
+    indb_rejects shown;
+    memset(&shown, 0, sizeof(shown));
+    shown.log = cfg->log;
     etl_indb_cfg icfg = {.processed_on = cfg->processed_on,
                          .filter = cfg->source_filter,
                          .max_depth = cfg->proc->max_depth,
@@ -278,6 +351,7 @@ static int run_in_db(const etl_pipeline_cfg *cfg, etl_db *target, etl_run_stats 
         stats->events = is.events;
         stats->submissions = is.submissions;
         stats->rejected = is.rejected;
+        memcpy(stats->reasons, shown.by_reason.reasons, sizeof(stats->reasons));
     } else {
         etl_error ignored;
         etl_db_exec(target, "ROLLBACK", &ignored);
@@ -370,6 +444,19 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
     debug_mem(cfg->log, "commit", nbatch);
     report_rejects_hidden(cfg->log, r.shown);
 out:
+    if (rc == ETL_ERR_REJECTS && r.open && cfg->record_rejects) {
+        /* Roll back the loader's work, keep the log of rejects for the record. */
+        etl_error ignored;
+        r.ld.ops->end(r.ld.state, false, &ignored);
+        etl_db_exec(r.target, "ROLLBACK", &ignored);
+        r.open = 0;
+        etl_error why;
+        if (batch_keep_rejects(&r, &why) != ETL_OK) {
+            *err = why; /* the record failed too: that is the run's failure now */
+            rc = why.code;
+        }
+        report_rejects_hidden(cfg->log, r.shown);
+    }
     batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();

@@ -73,6 +73,17 @@ char *etl_db_redact(const char *conninfo)
     return etl_buf_detach(&out);
 }
 
+bool etl_db_conninfo_has_secret(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    bool secret = false;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->val && o->val[0] && o->dispchar && o->dispchar[0] == '*')
+            secret = true;
+    PQconninfoFree(opts);
+    return secret;
+}
+
 static int put_value(etl_buf *out, const char *key, const char *val)
 {
     if (out->len && etl_buf_putc(out, ' ') != ETL_OK)

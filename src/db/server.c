@@ -216,6 +216,8 @@ static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log
         return -1;
     }
     if (pid == 0) {
+        /* Dies with etl: an interrupted etl leaves no initdb writing on behind it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
             dup2(null, 0);
@@ -247,8 +249,10 @@ static void log_tail(const char *path, char *out, size_t cap)
         n++;
     fclose(f);
     size_t used = 0;
-    for (int i = n > 6 ? n - 6 : 0; i < n && used < cap; i++)
-        used += (size_t)snprintf(out + used, cap - used, "\n    %s", ring[i % 6]);
+    for (int i = n > 6 ? n - 6 : 0; i < n && used + 1 < cap; i++) {
+        int w = snprintf(out + used, cap - used, "\n    %s", ring[i % 6]);
+        used = w < 0 || (size_t)w >= cap - used ? cap - 1 : used + (size_t)w; /* truncated */
+    }
     while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == ' '))
         out[--used] = '\0';
 }
@@ -334,12 +338,31 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
+/*
+ * The cluster is complete once our settings are in its postgresql.conf,
+ * the last step of init_cluster: initdb's own PG_VERSION comes early, and a
+ * cluster interrupted after it would start listening on the defaults.
+ */
+static bool cluster_complete(const etl_server *s)
+{
+    static const char want[] = "unix_socket_directories = '";
+    char conf[PATH_MAX];
+    snprintf(conf, sizeof(conf), "%s/postgresql.conf", s->pgdata);
+    FILE *f = fopen(conf, "r");
+    if (!f)
+        return false;
+    char line[PATH_MAX + 64];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strncmp(line, want, sizeof(want) - 1) == 0;
+    fclose(f);
+    return found;
+}
+
 static int init_cluster(etl_server *s, const char *bindir, uid_t uid, gid_t gid,
                         const char *account, etl_error *err)
 {
-    char version[PATH_MAX];
-    snprintf(version, sizeof(version), "%s/PG_VERSION", s->pgdata);
-    if (access(version, F_OK) == 0)
+    if (cluster_complete(s))
         return ETL_OK;
     /* A half-made cluster from an interrupted first run: start over. */
     nftw(s->pgdata, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -47,6 +47,10 @@ typedef struct gen {
     form_row *forms;
     char (*user_ids)[37];
     etl_error *err;
+    const etl_gen_hooks *hooks; /* never NULL: an empty set when the caller gave none */
+    etl_gen_stats done;         /* rows sent so far, for progress */
+    long long t0;               /* µs, when generate began */
+    int copying;                /* a COPY is open: it must be aborted before ROLLBACK */
 } gen;
 
 static const char *const given_names[] = {
@@ -86,6 +90,32 @@ static int fail_nomem(gen *g)
     return etl_error_set(g->err, ETL_ERR_NOMEM, "out of memory generating data");
 }
 
+/*
+ * Between batches of rows and steps: stop if asked, else tell how far.  Per
+ * 64 kB of COPY data rather than per row, so a signal is noticed within
+ * milliseconds while the check costs nothing measurable.
+ */
+static int step(gen *g, const char *name)
+{
+    if (g->hooks->stop && *g->hooks->stop)
+        return etl_error_set(g->err, ETL_ERR_INTERRUPTED, "interrupted");
+    if (name)
+        g->done.step = name;
+    if (g->hooks->progress) {
+        g->done.elapsed_us = etl_now_us() - g->t0;
+        g->hooks->progress(g->hooks->ctx, &g->done);
+    }
+    return ETL_OK;
+}
+
+static int copy_start(gen *g, const char *sql, const char *name)
+{
+    int rc = step(g, name);
+    if (rc == ETL_OK && (rc = etl_db_copy_begin(g->db, sql, g->err)) == ETL_OK)
+        g->copying = 1;
+    return rc;
+}
+
 /* Send the COPY buffer once it is big enough (or always, with force). */
 static int copy_maybe_flush(gen *g, int force)
 {
@@ -93,6 +123,14 @@ static int copy_maybe_flush(gen *g, int force)
         return ETL_OK;
     int rc = etl_db_copy_put(g->db, g->copy.data, g->copy.len, g->err);
     etl_buf_reset(&g->copy);
+    return rc == ETL_OK ? step(g, NULL) : rc;
+}
+
+static int copy_finish(gen *g)
+{
+    int rc = copy_maybe_flush(g, 1);
+    if (rc == ETL_OK && (rc = etl_db_copy_end(g->db, NULL, g->err)) == ETL_OK)
+        g->copying = 0;
     return rc;
 }
 
@@ -285,8 +323,7 @@ static int load_templates(gen *g, const char *dir)
 static int copy_forms(gen *g)
 {
     const etl_scenario_cfg *sc = g->sc;
-    int rc = etl_db_copy_begin(g->db, "COPY app.forms (id, name, description, schema) FROM STDIN",
-                               g->err);
+    int rc = copy_start(g, "COPY app.forms (id, name, description, schema) FROM STDIN", "forms");
     if (rc != ETL_OK)
         return rc;
     if (sc->forms > 0 && g->ntmpls == 0) /* the config parser requires schemas; say so anyway */
@@ -310,17 +347,15 @@ static int copy_forms(gen *g)
             (rc = copy_field(g, row->tmpl->description, strlen(row->tmpl->description), '\t')) ||
             (rc = copy_field(g, row->tmpl->schema_text, strlen(row->tmpl->schema_text), '\n')))
             return rc;
+        g->done.forms++;
     }
-    if ((rc = copy_maybe_flush(g, 1)) != ETL_OK)
-        return rc;
-    return etl_db_copy_end(g->db, NULL, g->err);
+    return copy_finish(g);
 }
 
 static int copy_users(gen *g)
 {
     const etl_scenario_cfg *sc = g->sc;
-    int rc =
-        etl_db_copy_begin(g->db, "COPY app.users (id, given_name, family_name) FROM STDIN", g->err);
+    int rc = copy_start(g, "COPY app.users (id, given_name, family_name) FROM STDIN", "users");
     if (rc != ETL_OK)
         return rc;
     g->user_ids = calloc(sc->users ? sc->users : 1, sizeof(*g->user_ids));
@@ -332,15 +367,14 @@ static int copy_users(gen *g)
         etl_prng_uuid(&g->rng, g->user_ids[u]);
         const char *given = given_names[etl_prng_below(&g->rng, ng)];
         const char *family = family_names[etl_prng_below(&g->rng, nf)];
+        g->done.users++;
         if ((rc = copy_field(g, g->user_ids[u], 36, '\t')) != ETL_OK ||
             (rc = copy_field(g, given, strlen(given), '\t')) != ETL_OK ||
             (rc = copy_field(g, family, strlen(family), '\n')) != ETL_OK ||
             (rc = copy_maybe_flush(g, 0)) != ETL_OK)
             return rc;
     }
-    if ((rc = copy_maybe_flush(g, 1)) != ETL_OK)
-        return rc;
-    return etl_db_copy_end(g->db, NULL, g->err);
+    return copy_finish(g);
 }
 
 static int submission_row(gen *g, const char *form_id, const char *user_id, long long created,
@@ -460,9 +494,9 @@ out:
 static int copy_submissions(gen *g, const char *dir)
 {
     const etl_scenario_cfg *sc = g->sc;
-    int rc = etl_db_copy_begin(
-        g->db, "COPY app.submissions (id, form_id, user_id, responses, date_created) FROM STDIN",
-        g->err);
+    int rc = copy_start(
+        g, "COPY app.submissions (id, form_id, user_id, responses, date_created) FROM STDIN",
+        "submissions");
     if (rc != ETL_OK)
         return rc;
     for (size_t i = 0; i < sc->submissions; i++) {
@@ -474,24 +508,24 @@ static int copy_submissions(gen *g, const char *dir)
         const cJSON *schema = cJSON_GetObjectItemCaseSensitive(form->tmpl->doc, "schema");
         if (responses_for(g, schema, 0, with_extra) != ETL_OK)
             return fail_nomem(g);
+        g->done.submissions++;
         if ((rc = submission_row(g, form->id, user, created, g->json.data, g->json.len)) != ETL_OK)
             return rc;
     }
     for (size_t i = 0; i < sc->nfixtures; i++) {
         long long created = BASE_EPOCH + SPAN_SECONDS + (long long)i * 60;
-        if ((rc = fixture(g, dir, sc->fixtures[i], created)) != ETL_OK) {
-            etl_db_copy_end(g->db, "bad fixture", NULL);
-            return rc;
-        }
+        g->done.submissions++;
+        if ((rc = fixture(g, dir, sc->fixtures[i], created)) != ETL_OK)
+            return rc; /* etl_generate aborts the COPY */
     }
-    if ((rc = copy_maybe_flush(g, 1)) != ETL_OK)
-        return rc;
-    return etl_db_copy_end(g->db, NULL, g->err);
+    return copy_finish(g);
 }
 
 int etl_generate(etl_db *db, const etl_scenario_cfg *sc, const char *config_dir,
-                 unsigned long long seed, etl_gen_stats *stats, etl_error *err)
+                 unsigned long long seed, const etl_gen_hooks *hooks, etl_gen_stats *stats,
+                 etl_error *err)
 {
+    static const etl_gen_hooks no_hooks = {NULL, NULL, NULL};
     memset(stats, 0, sizeof(*stats));
     long long t0 = etl_now_us();
     gen g;
@@ -499,6 +533,8 @@ int etl_generate(etl_db *db, const etl_scenario_cfg *sc, const char *config_dir,
     g.sc = sc;
     g.db = db;
     g.err = err;
+    g.hooks = hooks ? hooks : &no_hooks;
+    g.t0 = t0;
     etl_prng_seed(&g.rng, seed);
     int rc = load_templates(&g, config_dir);
     if (rc == ETL_OK && (rc = etl_db_exec(db, "BEGIN", err)) == ETL_OK) {
@@ -506,14 +542,19 @@ int etl_generate(etl_db *db, const etl_scenario_cfg *sc, const char *config_dir,
             (rc = etl_db_exec(db, etl_schema_dwh_sql, err)) == ETL_OK &&
             (rc = copy_forms(&g)) == ETL_OK && (rc = copy_users(&g)) == ETL_OK &&
             (rc = copy_submissions(&g, config_dir)) == ETL_OK &&
-            (rc = etl_db_exec(db, etl_schema_app_constraints_sql, err)) == ETL_OK)
+            (rc = step(&g, "constraints")) == ETL_OK &&
+            (rc = etl_db_exec(db, etl_schema_app_constraints_sql, err)) == ETL_OK &&
+            (rc = step(&g, NULL)) == ETL_OK)
             rc = etl_db_exec(db, "COMMIT", err);
         if (rc != ETL_OK) {
+            /* libpq refuses any statement while a COPY is open: end it first. */
+            if (g.copying)
+                etl_db_copy_end(db, "generate stopped", NULL);
             etl_error ignored;
             etl_db_exec(db, "ROLLBACK", &ignored);
         }
     }
-    if (rc == ETL_OK)
+    if (rc == ETL_OK && (rc = step(&g, "analyze")) == ETL_OK)
         rc = etl_db_exec(db, "ANALYZE", err);
     if (rc == ETL_OK) {
         stats->forms = sc->forms;

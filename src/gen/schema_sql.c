@@ -65,6 +65,11 @@ const char etl_schema_dwh_sql[] =
     "    events bigint NOT NULL DEFAULT 0,\n"
     "    rejects bigint NOT NULL DEFAULT 0,\n"
     "    error text);\n"
+    /* Consecutive idle runs (nothing queued) share one row: how many it stands for (0 on
+     * other rows), and when the latest of them finished.  ADD COLUMN IF NOT EXISTS is how
+     * `etl init` upgrades an installation made before they existed. */
+    "ALTER TABLE dwh.etl_runs ADD COLUMN IF NOT EXISTS idle_runs bigint NOT NULL DEFAULT 0,\n"
+    "    ADD COLUMN IF NOT EXISTS last_idle timestamptz;\n"
     "CREATE TABLE IF NOT EXISTS dwh.etl_processed (\n"
     "    submission_id uuid PRIMARY KEY,\n"
     "    run_id bigint NOT NULL);\n"

@@ -40,6 +40,8 @@
 #define LOCK_KEY "7628140"
 /* Advisory lock class held by every live run on its own id: how others tell it is alive. */
 #define RUN_LOCK "7628141, (id % 2147483647)::int"
+/* Transaction-level lock folding an idle run into the row before it (finish_run). */
+#define FOLD_LOCK "7628142"
 
 typedef struct prod {
     const etl_prod_cfg *cfg;
@@ -52,13 +54,13 @@ typedef struct prod {
     long long run_id;
     char run_id_text[32];
     size_t backlog;
-    etl_run_stats done; /* committed batches of earlier claims */
-    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
-    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
-    size_t claimed;     /* capture: distinct submissions claimed */
-    char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
-    char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
-    int progress_shown;
+    etl_run_stats done;   /* committed batches of earlier claims */
+    etl_buf ids;          /* capture: the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;         /* capture: the claimed queue rows, a bigint[] literal */
+    size_t claimed;       /* capture: distinct submissions claimed */
+    etl_buf rejected_ids; /* the rejects kept of a batch past --max-rejects, a uuid[] literal */
+    char after_seq[32];   /* capture: claim rows past this seq (a dry run keeps its rows) */
+    char max_seq[32];     /* capture: ... and up to this one, the newest when the run began */
 } prod;
 
 int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
@@ -92,6 +94,16 @@ int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, e
                          "false) FROM pg_settings WHERE name = "
                          "'idle_in_transaction_session_timeout' AND setting::bigint BETWEEN 1 "
                          "AND 3599999",
+                         err);
+    /*
+     * A killed etl whose backend waits (on a lock, in a long statement) would
+     * otherwise keep its run lock, and look alive to `status`, until the
+     * wait ends: have the server look for the client every 10 s (14 and up).
+     */
+    if (rc == ETL_OK)
+        rc = etl_db_exec(*out,
+                         "SELECT set_config('client_connection_check_interval', '10000', false) "
+                         "FROM pg_settings WHERE name = 'client_connection_check_interval'",
                          err);
     return rc;
 }
@@ -227,24 +239,78 @@ static int start_run(prod *p, etl_error *err)
     return rc;
 }
 
+static const char end_sql[] = "UPDATE dwh.etl_runs SET finished = now(), status = $1, error = $2 "
+                              "WHERE id = $3";
+
+/*
+ * An idle run (it found nothing to do) folds into the row before it when
+ * that row is idle too, and deletes its own: so a failure is not pushed out
+ * of sight by a run every minute that does nothing.  Only the immediately
+ * preceding row, so anything between (a run that worked, failed or is still
+ * going) breaks the fold and stays visible.  The transaction-level lock
+ * serialises idle runs ending at once: the second then sees the first's
+ * fold (each statement takes a new snapshot) and counts on the same row,
+ * instead of both folding into a row the other has just deleted.  Folding
+ * is cosmetic: on any failure the caller records the end plainly.
+ */
+static int fold_idle(etl_db *db, const char *run_id, etl_error *err)
+{
+    const char *params[1] = {run_id};
+    char folded[32] = "";
+    int rc = etl_db_exec(db, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(db, "SELECT pg_advisory_xact_lock(" FOLD_LOCK ")", err);
+    if (rc == ETL_OK)
+        rc = etl_prod_value(db,
+                            "WITH prev AS (SELECT id FROM dwh.etl_runs WHERE id < $1 ORDER BY id "
+                            "DESC LIMIT 1) UPDATE dwh.etl_runs r SET idle_runs = r.idle_runs + 1, "
+                            "last_idle = now() FROM prev WHERE r.id = prev.id AND r.idle_runs > 0 "
+                            "RETURNING r.id",
+                            1, params, folded, sizeof(folded), err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec_params(db,
+                                folded[0] ? "DELETE FROM dwh.etl_runs WHERE id = $1"
+                                          : "UPDATE dwh.etl_runs SET finished = now(), status = "
+                                            "'succeeded', error = NULL, idle_runs = 1, last_idle "
+                                            "= now() WHERE id = $1",
+                                1, params, err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(db, "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(db, "ROLLBACK", &ignored);
+    }
+    return rc;
+}
+
+static int record_end(etl_db *db, const char *const *params, bool idle, etl_error *err)
+{
+    etl_error ignored;
+    if (idle && fold_idle(db, params[2], &ignored) == ETL_OK)
+        return ETL_OK;
+    return etl_db_exec_params(db, end_sql, 3, params, err);
+}
+
 /*
  * Set the run's end.  If the target connection is gone, a new one does it:
  * the record must tell the truth, and a run that cannot record its end fails.
+ * Idle means it found nothing queued (no backlog), or, beside other workers,
+ * claimed nothing: a success that did nothing.
  */
 static int finish_run(prod *p, const char *status, const char *error, etl_error *err)
 {
     if (!p->run_id)
         return ETL_OK;
-    static const char sql[] = "UPDATE dwh.etl_runs SET finished = now(), status = $1, error = $2 "
-                              "WHERE id = $3";
+    bool idle =
+        strcmp(status, "succeeded") == 0 && (p->backlog == 0 || (p->capture && p->claimed == 0));
     const char *params[3] = {status, error, p->run_id_text};
     etl_error first;
-    if (p->tgt && etl_db_exec_params(p->tgt, sql, 3, params, &first) == ETL_OK)
+    if (p->tgt && record_end(p->tgt, params, idle, &first) == ETL_OK)
         return ETL_OK;
     etl_db *again = NULL;
     int rc = etl_prod_open(&again, p->target, p->cfg, err);
     if (rc == ETL_OK)
-        rc = etl_db_exec_params(again, sql, 3, params, err);
+        rc = record_end(again, params, idle, err);
     etl_db_close(again);
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record the end of run %lld", p->run_id);
 }
@@ -291,17 +357,69 @@ static int record_rejects_and_counts(prod *p, etl_db *tgt, const etl_batch_log *
     return rc;
 }
 
+/*
+ * The ledger rows of the submissions ids (a uuid[] literal) become this
+ * run's, in id order, so that two workers with overlapping ids cannot
+ * deadlock: row locks held until commit, the guard against a second worker.
+ * Then their events go: not only where the ledger had a row, so events
+ * without one (a hand edit) go too.  *n: distinct submissions.
+ */
+static int own_and_clear(prod *p, etl_db *tgt, const char *ids, size_t *n, etl_error *err)
+{
+    const char *params[2] = {ids, p->run_id_text};
+    char count[32] = "0";
+    int rc = etl_prod_value(tgt,
+                            "WITH up AS (INSERT INTO dwh.etl_processed (submission_id, run_id) "
+                            "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
+                            "unnest($1::uuid[]) id) c ORDER BY id ON CONFLICT (submission_id) DO "
+                            "UPDATE SET run_id = EXCLUDED.run_id RETURNING 1) "
+                            "SELECT count(*) FROM up",
+                            2, params, count, sizeof(count), err);
+    *n = (size_t)strtoull(count, NULL, 10);
+    if (rc == ETL_OK)
+        rc = etl_db_exec_params(tgt,
+                                "DELETE FROM dwh.response_events WHERE submission_id = "
+                                "ANY($1::uuid[])",
+                                1, params, err);
+    return rc;
+}
+
+/*
+ * The batch went past --max-rejects and was rolled back: record its rejects
+ * alone (record_rejects in pipeline.h), as a normal batch would have: their
+ * ledger rows, no events, the rejects.  With capture their queue rows go
+ * too (run_queue deletes them on the claim connection), so the next run
+ * moves on to the rest.
+ */
+static int keep_rejects(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
+{
+    prod *p = ctx;
+    etl_buf_reset(&p->rejected_ids);
+    for (size_t i = 0; i < b->nrejects; i++)
+        if (etl_buf_printf(&p->rejected_ids, "%c%s", i ? ',' : '{', b->rejects[i].id) != ETL_OK)
+            return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    if (etl_buf_puts(&p->rejected_ids, b->nrejects ? "}" : "{}") != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    int rc = etl_db_exec(tgt, "SET LOCAL enable_seqscan = off", err);
+    if (rc == ETL_OK)
+        rc = own_and_clear(p, tgt, p->rejected_ids.data, &n, err);
+    if (rc == ETL_OK)
+        rc = record_rejects_and_counts(p, tgt, b, err);
+    return rc;
+}
+
+/* The pipeline counts one claim; the caller wants the whole run. */
 static void progress(void *ctx, const etl_run_stats *now)
 {
     prod *p = ctx;
-    size_t subs = p->done.submissions + now->submissions;
-    size_t events = p->done.events + now->events;
-    double secs = (double)(p->done.elapsed_us + now->elapsed_us) / 1e6;
-    double rate = secs > 0 ? (double)subs / secs : 0;
-    double eta = rate > 0 && p->backlog > subs ? (double)(p->backlog - subs) / rate : 0;
-    fprintf(stderr, "\retl: %zu/%zu submissions, %zu events, %.0f events/s, ETA %dm%02ds ", subs,
-            p->backlog, events, secs > 0 ? (double)events / secs : 0, (int)eta / 60, (int)eta % 60);
-    p->progress_shown = 1;
+    etl_run_stats so_far = *now;
+    so_far.submissions += p->done.submissions;
+    so_far.events += p->done.events;
+    so_far.rejected += p->done.rejected;
+    so_far.batches += p->done.batches;
+    so_far.elapsed_us += p->done.elapsed_us;
+    p->cfg->progress(p->cfg->progress_ctx, &so_far, p->backlog);
 }
 
 static etl_pipeline_cfg pipeline_cfg(prod *p, const char *processed_on)
@@ -313,6 +431,7 @@ static etl_pipeline_cfg pipeline_cfg(prod *p, const char *processed_on)
                               .dry_run = cfg->dry_run,
                               .stop = cfg->stop,
                               .log = cfg->log,
+                              .record_rejects = keep_rejects,
                               .progress = cfg->progress ? progress : NULL,
                               .hook_ctx = p};
 }
@@ -444,23 +563,8 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
      * per batch: quadratic.
      */
     int rc = etl_db_exec(tgt, "SET LOCAL enable_seqscan = off", err);
-    /* In id order, so two workers with overlapping claims cannot deadlock. */
-    char n[32] = "0";
     if (rc == ETL_OK)
-        rc = etl_prod_value(tgt,
-                            "WITH up AS (INSERT INTO dwh.etl_processed (submission_id, run_id) "
-                            "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
-                            "unnest($1::uuid[]) id) c ORDER BY id ON CONFLICT (submission_id) DO "
-                            "UPDATE SET run_id = EXCLUDED.run_id RETURNING 1) "
-                            "SELECT count(*) FROM up",
-                            2, params, n, sizeof(n), err);
-    p->claimed = (size_t)strtoull(n, NULL, 10);
-    /* Not only where the ledger has a row: events without one (a hand edit) go too. */
-    if (rc == ETL_OK)
-        rc = etl_db_exec_params(tgt,
-                                "DELETE FROM dwh.response_events WHERE submission_id = "
-                                "ANY($1::uuid[])",
-                                1, params, err);
+        rc = own_and_clear(p, tgt, p->ids.data, &p->claimed, err);
     if (rc == ETL_OK)
         rc = etl_db_exec_params(tgt,
                                 "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
@@ -490,17 +594,23 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
 }
 
-/* Step 4: the claimed rows are done (or, for a dry run or a failed batch, given back). */
-static int release_claim(prod *p, bool done, etl_error *err)
+/*
+ * Step 4: the claimed rows are done (or, for a dry run or a failed batch,
+ * given back).  only_ids: of a batch past --max-rejects, only the rows of
+ * the submissions whose rejects were kept are done.
+ */
+static int release_claim(prod *p, bool done, const char *only_ids, etl_error *err)
 {
     if (!done) {
         etl_error ignored;
         etl_db_exec(p->claim, "ROLLBACK", &ignored);
         return ETL_OK;
     }
-    const char *params[1] = {p->seqs.data};
-    int rc = etl_db_exec_params(p->claim, "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[])", 1,
-                                params, err);
+    const char *params[2] = {p->seqs.data, only_ids};
+    int rc = etl_db_exec_params(p->claim,
+                                "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[]) AND "
+                                "($2::uuid[] IS NULL OR id = ANY($2::uuid[]))",
+                                2, params, err);
     if (rc == ETL_OK)
         rc = etl_db_exec(p->claim, "COMMIT", err);
     if (rc != ETL_OK) {
@@ -534,13 +644,13 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         }
         size_t n = 0;
         if ((rc = claim(p, &n, err)) != ETL_OK || n == 0) {
-            release_claim(p, false, err);
+            release_claim(p, false, NULL, err);
             break;
         }
         etl_buf_reset(&filter);
         if (etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", p->ids.data) != ETL_OK) {
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-            release_claim(p, false, err);
+            release_claim(p, false, NULL, err);
             break;
         }
         etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
@@ -551,15 +661,19 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         pcfg.after_begin = lock_and_clear;
         pcfg.before_commit = record_batch_queue;
         etl_run_stats one;
+        etl_buf_reset(&p->rejected_ids);
         rc = etl_pipeline_run(&pcfg, p->src, p->tgt, &one, err);
-        int released = release_claim(p, rc == ETL_OK && !p->cfg->dry_run, err);
-        if (rc == ETL_OK) {
-            p->done.submissions += one.submissions;
-            p->done.rejected += one.rejected;
-            p->done.events += one.events;
-            p->done.batches += one.batches;
+        bool kept = rc == ETL_ERR_REJECTS && p->rejected_ids.len;
+        etl_error released_err;
+        int released = release_claim(p, (rc == ETL_OK || kept) && !p->cfg->dry_run,
+                                     kept ? p->rejected_ids.data : NULL, &released_err);
+        if (rc == ETL_OK || kept) {
+            etl_run_stats_add(&p->done, &one);
             p->done.elapsed_us += one.elapsed_us;
-            rc = released;
+            if (released != ETL_OK && rc == ETL_OK)
+                *err = released_err;
+            if (rc == ETL_OK)
+                rc = released;
         }
     }
     etl_buf_release(&filter);
@@ -593,8 +707,6 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
         etl_utc_now(processed_on, sizeof(processed_on));
         rc = p.capture ? run_queue(&p, processed_on, &out->stats, err)
                        : run_ledger_scan(&p, processed_on, &out->stats, err);
-        if (p.progress_shown)
-            fputc('\n', stderr);
     }
     out->stats.elapsed_us = etl_now_us() - t0;
     if (rc != ETL_ERR_LOCKED) {
@@ -615,6 +727,7 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     out->backlog = p.backlog;
     etl_buf_release(&p.ids);
     etl_buf_release(&p.seqs);
+    etl_buf_release(&p.rejected_ids);
     etl_db_close(p.claim); /* an open claim is rolled back: its rows go back to the queue */
     etl_db_close(p.src);
     etl_db_close(p.tgt); /* releases the advisory locks */
@@ -623,94 +736,267 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
 
 /* ---- status ----------------------------------------------------------------- */
 
-int etl_prod_status(const char *source, const char *target, bool json, FILE *out,
-                    const etl_log *log, etl_error *err)
+const char *const etl_run_statuses[] = {"running",     "succeeded",        "rejects",   "failed",
+                                        "interrupted", "too_many_rejects", "abandoned", NULL};
+
+/* ISO-8601 in UTC whatever the session's TimeZone; NULL stays NULL. */
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+00:00\"')"
+
+/*
+ * The runs as status sees them, in two halves around the inner query's own
+ * WHERE and ORDER BY.  A run marked running whose advisory lock can be taken
+ * has died, and no run has marked it yet: it reads as abandoned, with no
+ * write (the lock is transaction-level, gone when the statement ends, and
+ * the CASE tries it only for running rows).  A subquery whose target list
+ * is volatile is not flattened into the outer query, so each row's lock is
+ * tried once.  `ended`: when a run last finished (an idle row's latest
+ * run), NULL while running.
+ */
+static const char runs_head[] =
+    "SELECT id, processor, " ISO("started") ", " ISO("finished") ", " ISO(
+        "last_idle") ", state, submissions, events, rejects, idle_runs, "
+                     "coalesce(extract(epoch FROM now() - ended), -1), CASE WHEN state = "
+                     "'abandoned' AND status = 'running' THEN 'ended without finishing (killed, "
+                     "or its connection was lost); the next run marks it abandoned' ELSE error "
+                     "END FROM (SELECT r.*, CASE WHEN status = 'running' AND "
+                     "pg_try_advisory_xact_lock(" RUN_LOCK ") THEN 'abandoned' ELSE status END "
+                     "AS state, CASE WHEN status <> 'running' THEN greatest(finished, last_idle) "
+                     "END AS ended FROM dwh.etl_runs r ";
+
+static void copy_ts(char *dst, const etl_result *r, int row, int col)
 {
-    etl_prod_cfg cfg = {.source = source, .target = target, .log = log};
+    snprintf(dst, ETL_TS_LEN, "%s",
+             etl_result_is_null(r, row, col) ? "" : etl_result_get(r, row, col));
+}
+
+static int read_runs(etl_db *db, const char *inner, const char *outer, int nparams,
+                     const char *const *params, etl_status_run **out, size_t *n, etl_error *err)
+{
+    etl_buf sql = ETL_BUF_INIT;
+    etl_result *r = NULL;
+    int rc = etl_buf_puts(&sql, runs_head);
+    if (rc == ETL_OK)
+        rc = etl_buf_printf(&sql, "%s) x %s", inner, outer);
+    if (rc != ETL_OK) {
+        etl_buf_release(&sql);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    rc = etl_db_query(db, sql.data, nparams, params, &r, err);
+    etl_buf_release(&sql);
+    if (rc != ETL_OK && strcmp(err->sqlstate, "42703") == 0)
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "dwh.etl_runs was made by an older etl (it has no idle_runs column); "
+                             "run `etl init` again, with the same --db and --target, to upgrade "
+                             "it");
+    if (rc != ETL_OK)
+        return rc;
+    int rows = etl_result_rows(r);
+    etl_status_run *runs = rows ? calloc((size_t)rows, sizeof(*runs)) : NULL;
+    if (rows && !runs) {
+        etl_result_free(r);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    *out = runs;
+    for (int i = 0; rc == ETL_OK && i < rows; i++) {
+        etl_status_run *run = &runs[i];
+        *n = (size_t)i + 1;
+        run->id = strtoll(etl_result_get(r, i, 0), NULL, 10);
+        run->processor = strdup(etl_result_get(r, i, 1));
+        copy_ts(run->started, r, i, 2);
+        copy_ts(run->finished, r, i, 3);
+        copy_ts(run->last_idle, r, i, 4);
+        snprintf(run->status, sizeof(run->status), "%s", etl_result_get(r, i, 5));
+        run->submissions = strtoll(etl_result_get(r, i, 6), NULL, 10);
+        run->events = strtoll(etl_result_get(r, i, 7), NULL, 10);
+        run->rejects = strtoll(etl_result_get(r, i, 8), NULL, 10);
+        run->idle_runs = strtoll(etl_result_get(r, i, 9), NULL, 10);
+        run->ended_age_s = strtod(etl_result_get(r, i, 10), NULL);
+        run->error = etl_result_is_null(r, i, 11) ? NULL : strdup(etl_result_get(r, i, 11));
+        if (!run->processor || (!run->error && !etl_result_is_null(r, i, 11)))
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    etl_result_free(r);
+    return rc;
+}
+
+static int read_rejects(etl_db *tgt, etl_status *out, etl_error *err)
+{
+    etl_result *r = NULL;
+    int rc = etl_db_query(tgt,
+                          "SELECT reason, count(*) FROM dwh.etl_rejects GROUP BY reason "
+                          "ORDER BY 2 DESC, 1",
+                          0, NULL, &r, err);
+    if (rc != ETL_OK)
+        return rc;
+    int rows = etl_result_rows(r);
+    etl_status_reason *reasons = rows ? calloc((size_t)rows, sizeof(*reasons)) : NULL;
+    if (rows && !reasons) {
+        etl_result_free(r);
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    out->rejects = reasons;
+    for (int i = 0; rc == ETL_OK && i < rows; i++) {
+        out->nreasons = (size_t)i + 1;
+        reasons[i].reason = strdup(etl_result_get(r, i, 0));
+        reasons[i].count = strtoll(etl_result_get(r, i, 1), NULL, 10);
+        if (!reasons[i].reason)
+            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    }
+    etl_result_free(r);
+    return rc;
+}
+
+static void run_release(etl_status_run *r)
+{
+    free(r->processor);
+    free(r->error);
+}
+
+/* The first run the outer clause picks, into *run if *found. */
+static int read_one(etl_db *tgt, const char *outer, etl_status_run *run, bool *found,
+                    etl_error *err)
+{
+    etl_status_run *one = NULL;
+    size_t n = 0;
+    int rc = read_runs(tgt, "", outer, 0, NULL, &one, &n, err);
+    if (rc == ETL_OK && n == 1) {
+        *run = one[0];
+        *found = true;
+    } else if (n == 1) {
+        run_release(&one[0]);
+    }
+    free(one);
+    return rc;
+}
+
+/* The listed runs, then the last ended and the last successful one, whatever the filters. */
+static int read_history(etl_db *tgt, const etl_status_cfg *cfg, etl_status *out, etl_error *err)
+{
+    char since_s[32];
+    char limit[32];
+    snprintf(since_s, sizeof(since_s), "%lld", cfg->since_s);
+    snprintf(limit, sizeof(limit), "%zu", cfg->limit);
+    const char *params[4] = {cfg->since, cfg->since_s > 0 ? since_s : NULL, cfg->status, limit};
+    int rc = read_runs(tgt,
+                       "WHERE coalesce(greatest(finished, last_idle), 'infinity') >= "
+                       "coalesce($1::timestamptz, now() - make_interval(secs => $2::float8), "
+                       "'-infinity') ORDER BY id DESC",
+                       "WHERE $3::text IS NULL OR state = $3 ORDER BY id DESC LIMIT $4", 4, params,
+                       &out->runs, &out->nruns, err);
+    if (rc != ETL_OK && cfg->since &&
+        (strcmp(err->sqlstate, "22007") == 0 || strcmp(err->sqlstate, "22008") == 0))
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "--since: '%s' is neither a duration (90s, 15m, 2h, 7d) nor a "
+                             "timestamp PostgreSQL reads (2026-11-30 22:00+00)",
+                             cfg->since);
+    if (rc == ETL_OK)
+        rc = read_one(tgt,
+                      "WHERE state <> 'running' ORDER BY coalesce(ended, 'infinity') DESC, id "
+                      "DESC LIMIT 1",
+                      &out->last, &out->has_last, err);
+    if (rc == ETL_OK)
+        rc = read_one(tgt,
+                      "WHERE state IN ('succeeded', 'rejects') ORDER BY ended DESC, id DESC "
+                      "LIMIT 1",
+                      &out->success, &out->has_success, err);
+    return rc;
+}
+
+int etl_prod_status(const etl_status_cfg *cfg, etl_status *out, etl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->oldest_s = -1;
+    etl_prod_cfg pc = {.source = cfg->source, .target = cfg->target, .log = cfg->log};
     etl_db *tgt = NULL;
     etl_db *src = NULL;
-    etl_result *runs = NULL;
-    etl_result *rejects = NULL;
-    bool capture = false;
-    size_t backlog = 0;
-    double oldest = 0;
-    int rc = etl_prod_open(&tgt, target ? target : source, &cfg, err);
+    int rc = etl_prod_open(&tgt, cfg->target ? cfg->target : cfg->source, &pc, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(tgt, err);
     if (rc == ETL_OK)
-        rc = etl_prod_open(&src, source, &cfg, err);
+        rc = etl_prod_open(&src, cfg->source, &pc, err);
     if (rc == ETL_OK)
-        rc = capture_mode(src, &capture, err);
-    if (rc == ETL_OK && capture)
-        rc = etl_capture_queue_stats(src, &backlog, NULL, 0, &oldest, err);
-    if (rc == ETL_OK && !capture) {
+        rc = capture_mode(src, &out->capture, err);
+    double oldest = 0;
+    if (rc == ETL_OK && out->capture &&
+        (rc = etl_capture_queue_stats(src, &out->backlog, NULL, 0, &oldest, err)) == ETL_OK &&
+        out->backlog > 0)
+        out->oldest_s = oldest;
+    if (rc == ETL_OK && !out->capture) {
         const char *filter = "NOT EXISTS (SELECT 1 FROM pg_temp.etl_done d WHERE d.id = s.id)";
-        if ((rc = etl_prod_copy_ledger(src, tgt, target != NULL, err)) == ETL_OK)
-            rc = count_backlog(src, filter, &backlog, err);
+        if ((rc = etl_prod_copy_ledger(src, tgt, cfg->target != NULL, err)) == ETL_OK)
+            rc = count_backlog(src, filter, &out->backlog, err);
     }
     if (rc == ETL_OK)
-        rc = etl_db_query(tgt,
-                          "SELECT id, processor, to_char(started, 'YYYY-MM-DD HH24:MI:SS'), "
-                          "coalesce(to_char(finished, 'YYYY-MM-DD HH24:MI:SS'), ''), status, "
-                          "submissions, events, rejects, coalesce(error, '') "
-                          "FROM dwh.etl_runs ORDER BY id DESC LIMIT 10",
-                          0, NULL, &runs, err);
+        rc = read_history(tgt, cfg, out, err);
     if (rc == ETL_OK)
-        rc = etl_db_query(tgt,
-                          "SELECT reason, count(*) FROM dwh.etl_rejects GROUP BY reason "
-                          "ORDER BY 2 DESC, 1",
-                          0, NULL, &rejects, err);
-    if (rc == ETL_OK && json) {
-        fprintf(out, "{\"capture\":%s,\"backlog\":%zu,\"oldest_queued_s\":%.3f,\"runs\":[",
-                capture ? "true" : "false", backlog, oldest);
-        for (int i = 0; i < etl_result_rows(runs); i++) {
-            fprintf(out, "%s{\"id\":%s,\"processor\":", i ? "," : "", etl_result_get(runs, i, 0));
-            etl_json_fput(out, etl_result_get(runs, i, 1));
-            fputs(",\"started\":", out);
-            etl_json_fput(out, etl_result_get(runs, i, 2));
-            fputs(",\"finished\":", out);
-            etl_json_fput(out, etl_result_get(runs, i, 3));
-            fputs(",\"status\":", out);
-            etl_json_fput(out, etl_result_get(runs, i, 4));
-            fprintf(out, ",\"submissions\":%s,\"events\":%s,\"rejects\":%s,\"error\":",
-                    etl_result_get(runs, i, 5), etl_result_get(runs, i, 6),
-                    etl_result_get(runs, i, 7));
-            etl_json_fput(out, etl_result_get(runs, i, 8));
-            fputc('}', out);
-        }
-        fputs("],\"rejects\":{", out);
-        for (int i = 0; i < etl_result_rows(rejects); i++) {
-            fputs(i ? "," : "", out);
-            etl_json_fput(out, etl_result_get(rejects, i, 0));
-            fprintf(out, ":%s", etl_result_get(rejects, i, 1));
-        }
-        fputs("}}\n", out);
-    } else if (rc == ETL_OK) {
-        if (capture)
-            fprintf(out, "queue: %zu changes waiting, the oldest for %.0f s (change capture on)\n",
-                    backlog, oldest);
-        else
-            fprintf(out,
-                    "backlog: %zu submissions not yet processed (no change capture: "
-                    "edits and deletes are not seen)\n",
-                    backlog);
-        fprintf(out, "last runs:\n  %-6s %-14s %-19s %-19s %-17s %11s %10s %8s  %s\n", "id",
-                "processor", "started (UTC)", "finished", "status", "submissions", "events",
-                "rejects", "error");
-        for (int i = 0; i < etl_result_rows(runs); i++)
-            fprintf(
-                out, "  %-6s %-14s %-19s %-19s %-17s %11s %10s %8s  %s\n",
-                etl_result_get(runs, i, 0), etl_result_get(runs, i, 1), etl_result_get(runs, i, 2),
-                etl_result_get(runs, i, 3), etl_result_get(runs, i, 4), etl_result_get(runs, i, 5),
-                etl_result_get(runs, i, 6), etl_result_get(runs, i, 7), etl_result_get(runs, i, 8));
-        fprintf(out, "rejects by reason:%s\n", etl_result_rows(rejects) ? "" : " none");
-        for (int i = 0; i < etl_result_rows(rejects); i++)
-            fprintf(out, "  %-18s %s\n", etl_result_get(rejects, i, 0),
-                    etl_result_get(rejects, i, 1));
-    }
-    etl_result_free(runs);
-    etl_result_free(rejects);
+        rc = read_rejects(tgt, out, err);
     etl_db_close(src);
+    etl_db_close(tgt);
+    return rc;
+}
+
+void etl_prod_status_release(etl_status *s)
+{
+    for (size_t i = 0; i < s->nruns; i++)
+        run_release(&s->runs[i]);
+    free(s->runs);
+    for (size_t i = 0; i < s->nreasons; i++)
+        free(s->rejects[i].reason);
+    free(s->rejects);
+    if (s->has_last)
+        run_release(&s->last);
+    if (s->has_success)
+        run_release(&s->success);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ---- prune ------------------------------------------------------------------ */
+
+/* Runs that ended before the cut-off, but never a running one or the last success. */
+#define PRUNE_WITH                                                                                 \
+    "WITH keep AS (SELECT id FROM dwh.etl_runs WHERE status IN ('succeeded', 'rejects') ORDER BY " \
+    "greatest(finished, last_idle) DESC NULLS LAST, id DESC LIMIT 1), cut AS (SELECT now() - "     \
+    "make_interval(secs => $1::float8) AS t), gone AS ("
+#define PRUNE_WHERE                                                                                \
+    " dwh.etl_runs WHERE status <> 'running' AND greatest(finished, last_idle) < (SELECT t FROM "  \
+    "cut) AND id NOT IN (SELECT id FROM keep)"
+#define PRUNE_REPORT                                                                               \
+    ") SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0), (SELECT coalesce(max(id), 0) " \
+    "FROM keep), (SELECT " ISO("t") " FROM cut) FROM gone"
+
+int etl_prod_prune(const etl_prune_cfg *cfg, etl_prune_result *out, etl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    etl_prod_cfg pc = {.source = cfg->target, .log = cfg->log};
+    etl_db *tgt = NULL;
+    etl_result *r = NULL;
+    char keep[32];
+    snprintf(keep, sizeof(keep), "%lld", cfg->keep_s);
+    const char *params[1] = {keep};
+    int rc = etl_prod_open(&tgt, cfg->target, &pc, err);
+    if (rc == ETL_OK)
+        rc = ensure_initialised(tgt, err);
+    if (rc == ETL_OK)
+        rc = etl_db_query(tgt,
+                          cfg->dry_run ? PRUNE_WITH "SELECT id FROM" PRUNE_WHERE PRUNE_REPORT
+                                       : PRUNE_WITH "DELETE FROM" PRUNE_WHERE
+                                                    " RETURNING id" PRUNE_REPORT,
+                          1, params, &r, err);
+    if (rc == ETL_OK) {
+        out->runs = (size_t)strtoull(etl_result_get(r, 0, 0), NULL, 10);
+        out->first_id = strtoll(etl_result_get(r, 0, 1), NULL, 10);
+        out->last_id = strtoll(etl_result_get(r, 0, 2), NULL, 10);
+        out->kept_success = strtoll(etl_result_get(r, 0, 3), NULL, 10);
+        snprintf(out->before, sizeof(out->before), "%s", etl_result_get(r, 0, 4));
+    } else if (strcmp(err->sqlstate, "42703") == 0) {
+        rc = etl_error_set(err, ETL_ERR_USAGE,
+                           "dwh.etl_runs was made by an older etl (it has no idle_runs "
+                           "column); run `etl init` again, with the same --db and --target, to "
+                           "upgrade it");
+    } else {
+        etl_error_wrap(err, "cannot prune dwh.etl_runs");
+    }
+    etl_result_free(r);
     etl_db_close(tgt);
     return rc;
 }

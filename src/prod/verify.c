@@ -67,7 +67,15 @@ static const char compare_sql[] =
 typedef struct verify {
     const etl_verify_cfg *cfg;
     size_t checked;
+    const char *step; /* for progress: which pass */
+    size_t total;     /* for progress: submissions this pass will recompute */
 } verify;
+
+static void pass_progress(void *ctx, const etl_run_stats *so_far)
+{
+    const verify *v = ctx;
+    v->cfg->progress(v->cfg->progress_ctx, v->step, so_far->submissions, v->total);
+}
 
 static int compare_batch(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
 {
@@ -117,6 +125,7 @@ static int pass(verify *v, etl_db *src, etl_db *tgt, const char *filter, const c
                              .stop = cfg->stop,
                              .log = cfg->log,
                              .before_commit = compare_batch,
+                             .progress = cfg->progress ? pass_progress : NULL,
                              .hook_ctx = v};
     etl_run_stats stats;
     int rc = etl_db_exec(tgt, setup_sql, err);
@@ -203,6 +212,13 @@ int etl_prod_verify(const etl_verify_cfg *cfg, etl_verify_result *out, etl_error
     if (rc == ETL_OK)
         rc = etl_capture_state_of(src, &state, err);
     capture = state != ETL_CAPTURE_NONE;
+    /* Counted only for a progress line: it costs a scan, small beside recomputing them all. */
+    char total[32] = "0";
+    if (rc == ETL_OK && cfg->progress)
+        rc = etl_prod_value(src, "SELECT count(*) FROM app.submissions", 0, NULL, total,
+                            sizeof(total), err);
+    v.step = "recompute";
+    v.total = (size_t)strtoull(total, NULL, 10);
     if (rc == ETL_OK)
         rc = pass(&v, src, tgt, NULL, NULL, err);
     out->checked = v.checked;
@@ -220,6 +236,11 @@ int etl_prod_verify(const etl_verify_cfg *cfg, etl_verify_result *out, etl_error
             rc = diff_ids(tgt, " WHERE kind <> 'extra'", &ids, err);
         if (rc == ETL_OK && etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", ids.data) != ETL_OK)
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+        v.step = "recheck";
+        v.total = 0;
+        for (const char *c = ids.data; c && *c; c++)
+            v.total += *c == ','; /* ids is {a,b,...}: one more id than commas */
+        v.total += ids.len > 2;
         if (rc == ETL_OK)
             rc = pass(&v, src, tgt, filter.data,
                       "x.submission_id IN (SELECT id FROM pg_temp.etl_verify_first "

@@ -5,6 +5,7 @@
  * commands on one data directory, psql pass-through, clean --all).
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,8 @@ static int group_teardown(void **state)
     return 0;
 }
 
+static void write_file(const char *path, const char *text);
+
 static void expect(const char *const *args, int status, const char *in_stderr)
 {
     etl_run run;
@@ -63,7 +66,7 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
     const char *c[] = {"--db", server.conninfo, "frobnicate", NULL};
     expect(c, 2,
            "unknown command 'frobnicate' (valid: generate, process, bench, list, psql, clean, "
-           "init, status, verify, reprocess)");
+           "init, status, verify, reprocess, prune)");
     const char *d[] = {"--db", server.conninfo, "process", NULL};
     expect(d, 2, "expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got 0 arguments");
     const char *d2[] = {"process", "copy", NULL};
@@ -75,10 +78,11 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
     const char *f[] = {"--db", server.conninfo, "process", "basic", "copy", "--fast", NULL};
     expect(f, 2, "unknown option");
     /* Before the command there is no command to name: never "(null)". */
-    static const char *const global[][2] = {{"--bogus", "unknown option or missing value: --bogus"},
-                                            {"-V", "unknown option or missing value for -V"}};
-    for (size_t i = 0; i < 2; i++) {
-        const char *g[] = {global[i][0], "status", NULL};
+    static const char *const global[][2] = {{"--bogus", "etl: unknown option --bogus"},
+                                            {"-V", "etl: unknown option -V"},
+                                            {"--db", "etl: option --db needs a value"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *g[] = {global[i][0], NULL};
         etl_run run;
         etl_test_run(&run, g);
         assert_int_equal(run.status, 2);
@@ -86,6 +90,85 @@ static void test_cli_unknown_names_list_the_valid_ones(void **state)
             fail_msg("etl %s: stderr:\n%s", global[i][0], run.err.data);
         etl_run_release(&run);
     }
+}
+
+/* Global options anywhere on the line, --target included; each error names the option. */
+static void test_cli_global_options_anywhere(void **state)
+{
+    (void)state;
+    /* --target before the command: parsed (the server is unreachable: 4), not "(null)" (2). */
+    const char *a[] = {"--db", "host=/nonexistent-etl", "--target", "host=/nonexistent-wh", "init",
+                       NULL};
+    expect(a, 4, "cannot connect to PostgreSQL at 'host=/nonexistent-etl'");
+    const char *b[] = {"init", "--target", "host=/nonexistent-wh", "--db", "host=/nonexistent-etl",
+                       NULL};
+    expect(b, 4, "cannot connect to PostgreSQL at 'host=/nonexistent-etl'");
+    const char *c[] = {"list", "--db", NULL};
+    expect(c, 2, "etl: list: option --db needs a value");
+    const char *d[] = {"--target", "host=/x", "list", NULL};
+    expect(d, 2, "--target is for the in-place commands");
+    const char *e[] = {"process", "basic", "copy", "--jobs", NULL};
+    expect(e, 2, "etl: process: option --jobs needs a value");
+}
+
+/*
+ * A connection string that stays out of ps: $ETL_DB, $ETL_TARGET and
+ * @FILE mean what --db and --target do; a password given in --db itself
+ * gets a warning.
+ */
+static void test_cli_connection_string_out_of_ps(void **state)
+{
+    (void)state;
+    etl_run run;
+    /* $ETL_DB is used, and reaches the server: the database lacks etl's tables (2, not 4). */
+    setenv("ETL_DB", server.conninfo, 1);
+    const char *a[] = {"status", NULL};
+    expect(a, 2, "the target has no etl tables yet");
+    setenv("ETL_DB", "host=/nonexistent-env password=sekrit", 1);
+    etl_test_run(&run, a);
+    assert_int_equal(run.status, 4);
+    assert_non_null(strstr(run.err.data, "host=/nonexistent-env"));
+    assert_null(strstr(run.err.data, "sekrit"));
+    assert_null(strstr(run.err.data, "warning"));
+    etl_run_release(&run);
+    /* --db wins over $ETL_DB. */
+    const char *b[] = {"--db", "host=/nonexistent-line", "status", NULL};
+    expect(b, 4, "host=/nonexistent-line");
+    unsetenv("ETL_DB");
+    setenv("ETL_TARGET", "host=/nonexistent-target", 1);
+    char *ci = etl_test_conninfo_for(&server, "postgres");
+    const char *t[] = {"--db", ci, "status", NULL};
+    expect(t, 4, "host=/nonexistent-target");
+    unsetenv("ETL_TARGET");
+    free(ci);
+
+    /* @FILE: the string is read from the file; a missing file is named. */
+    char path[4200];
+    char at[4300];
+    snprintf(path, sizeof(path), "%s/conninfo-test", ETL_TEST_WORKDIR);
+    write_file(path, "host=/nonexistent-file password=sekrit\n");
+    chmod(path, 0600);
+    snprintf(at, sizeof(at), "@%s", path);
+    const char *c[] = {"--db", at, "status", NULL};
+    etl_test_run(&run, c);
+    assert_int_equal(run.status, 4);
+    assert_non_null(strstr(run.err.data, "host=/nonexistent-file"));
+    assert_null(strstr(run.err.data, "sekrit"));
+    assert_null(strstr(run.err.data, "warning"));
+    etl_run_release(&run);
+    chmod(path, 0644);
+    expect(c, 4, "other users may read it; chmod 600");
+    snprintf(at, sizeof(at), "@%s/no-such-file", ETL_TEST_WORKDIR);
+    const char *d[] = {"--db", at, "status", NULL};
+    expect(d, 2, "no-such-file");
+
+    /* A password on the line works, with a warning that every local user can read it. */
+    const char *e[] = {"--db", "host=/nonexistent-etl password=sekrit", "status", NULL};
+    etl_test_run(&run, e);
+    assert_int_equal(run.status, 4);
+    assert_non_null(strstr(run.err.data, "the password in --db can be read by every local user"));
+    assert_null(strstr(run.err.data, "sekrit"));
+    etl_run_release(&run);
 }
 
 static void write_file(const char *path, const char *text)
@@ -383,10 +466,52 @@ static void test_embedded_clean(void **state)
     assert_int_not_equal(access(embedded_dir, F_OK), 0);
 }
 
+/*
+ * A first run interrupted between initdb and etl's settings left a cluster
+ * that started on the defaults (port 5432, /var/run/postgresql), and every
+ * later command waited for a socket that never came.  Now it is made again.
+ */
+static void test_embedded_half_made_cluster_is_made_again(void **state)
+{
+    (void)state;
+    char dir[4096];
+    char conf[4300];
+    etl_test_server_dir("embedded-half", dir, sizeof(dir));
+    const char *c[] = {"--data-dir", dir, "clean", NULL};
+    expect(c, 0, NULL);
+    /* Take etl's settings out again, as an interrupt after initdb would have left it. */
+    snprintf(conf, sizeof(conf), "%s/pgdata/postgresql.conf", dir);
+    char *text = etl_test_read(conf);
+    assert_non_null(text);
+    char *ours = strstr(text, "unix_socket_directories = '");
+    assert_non_null(ours);
+    *ours = '\0';
+    write_file(conf, text);
+    free(text);
+    int pid = etl_test_spawn(c);
+    int status = -1;
+    for (int i = 0; i < 600 && status < 0; i++) {
+        etl_test_sleep_ms(100);
+        int st = 0;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    }
+    if (status < 0) {
+        kill(pid, SIGKILL);
+        etl_test_wait(pid);
+        fail_msg("etl clean on a half-made cluster still runs after 60 s");
+    }
+    assert_int_equal(status, 0);
+    const char *all[] = {"--data-dir", dir, "clean", "--all", NULL};
+    expect(all, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_unknown_names_list_the_valid_ones),
+        cmocka_unit_test(test_cli_global_options_anywhere),
+        cmocka_unit_test(test_cli_connection_string_out_of_ps),
         cmocka_unit_test(test_cli_malformed_config_names_file_line_column),
         cmocka_unit_test(test_cli_unreachable_server_hides_password),
         cmocka_unit_test(test_cli_debug_sql_never_prints_password),
@@ -400,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_embedded_default_dir_reachable_by_the_server),
         cmocka_unit_test(test_embedded_refuses_a_directory_others_can_write),
         cmocka_unit_test(test_embedded_clean),
+        cmocka_unit_test(test_embedded_half_made_cluster_is_made_again),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,75 @@ static char *source_digest(void)
     return d;
 }
 
+/*
+ * SIGINT during a scenario run: the load is rolled back, one message, exit
+ * 7, as in place (it used to die of the signal, 130, without a word).
+ */
+static void test_scenario_process_interrupted(void **state)
+{
+    (void)state;
+    const char *gen[] = {"--db", server.conninfo, "-q", "generate", "large-many-users", NULL};
+    etl_run run;
+    etl_ok(gen, &run);
+    etl_run_release(&run);
+    char err_path[4200];
+    snprintf(err_path, sizeof(err_path), "%s/interrupted.err", ETL_TEST_WORKDIR);
+    const char *args[] = {"--db", server.conninfo, "process", "large-many-users", "flush-single",
+                          NULL};
+    int pid = etl_test_spawn_to(args, err_path);
+    /* Wait until it is loading: rows are on their way into the run database. */
+    bool loading = false;
+    for (int i = 0; i < 500 && !loading; i++) {
+        etl_test_sleep_ms(10);
+        char *n = etl_test_query_on(&server, NULL,
+                                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                    "'etl_run_large-many-users' AND query LIKE 'INSERT%'");
+        loading = strcmp(n, "0\n") != 0;
+        free(n);
+    }
+    assert_true(loading);
+    kill(pid, SIGINT);
+    assert_int_equal(etl_test_wait(pid), 7);
+    char *err = etl_test_read(err_path);
+    assert_non_null(err);
+    const char *nl = strchr(err, '\n');
+    if (!strstr(err, "interrupted") || !nl || nl[1] != '\0' || strstr(err, "server closed"))
+        fail_msg("an interrupted scenario run should say so in one line; stderr:\n%s", err);
+    free(err);
+    char *events = etl_test_query_on(&server, "etl_run_large-many-users",
+                                     "SELECT count(*) FROM dwh.response_events");
+    assert_string_equal(events, "0\n");
+    free(events);
+
+    /*
+     * With --jobs, a SIGTERM to the parent alone (cron, systemd) reaches the
+     * workers too: every part rolled back, exit 7, not "worker died" (1).
+     */
+    const char *jobs[] = {"--db",         server.conninfo, "process", "large-many-users",
+                          "flush-single", "--jobs",        "2",       NULL};
+    pid = etl_test_spawn_to(jobs, err_path);
+    loading = false;
+    for (int i = 0; i < 500 && !loading; i++) {
+        etl_test_sleep_ms(10);
+        char *n = etl_test_query_on(&server, NULL,
+                                    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                    "'etl_run_large-many-users' AND query LIKE 'INSERT%'");
+        loading = strcmp(n, "0\n") != 0;
+        free(n);
+    }
+    assert_true(loading);
+    kill(pid, SIGTERM);
+    int status = etl_test_wait(pid);
+    err = etl_test_read(err_path);
+    if (status != 7)
+        fail_msg("--jobs 2 stopped by SIGTERM exited %d, expected 7; stderr:\n%s", status, err);
+    free(err);
+    events = etl_test_query_on(&server, "etl_run_large-many-users",
+                               "SELECT count(*) FROM dwh.response_events");
+    assert_string_equal(events, "0\n");
+    free(events);
+}
+
 static void generate_small(const char *seed)
 {
     const char *args[] = {"--db", server.conninfo, "generate", "small", "--seed", seed, "-q", NULL};
@@ -342,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_bench_agrees),
         cmocka_unit_test(test_bench_fails_on_different_events),
         cmocka_unit_test(test_generate_is_deterministic),
+        cmocka_unit_test(test_scenario_process_interrupted),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

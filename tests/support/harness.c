@@ -22,6 +22,17 @@
 
 #include "etl/config.h"
 
+/*
+ * ETL_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's
+ * own filter, * as wildcard), for working on one test of a long program.
+ */
+__attribute__((constructor)) static void filter_tests(void)
+{
+    const char *pattern = getenv("ETL_TEST_FILTER");
+    if (pattern && *pattern)
+        cmocka_set_test_filter(pattern);
+}
+
 static void slurp_fd(int fd, etl_buf *out)
 {
     char chunk[8192];
@@ -114,15 +125,21 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args)
 
 int etl_test_spawn(const char *const *args)
 {
+    return etl_test_spawn_to(args, NULL);
+}
+
+int etl_test_spawn_to(const char *const *args, const char *err_path)
+{
     char **argv = etl_argv(args);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
+        int err = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : null;
         dup2(null, 0);
         dup2(null, 1);
-        dup2(null, 2);
+        dup2(err >= 0 ? err : null, 2);
         execv(ETL_BINARY, argv);
         _exit(127);
     }

@@ -30,6 +30,8 @@ void etl_test_run_in(etl_run *run, const char *cwd, const char *const *args);
 
 /* Start etl with args in the background (output discarded); returns its pid. */
 int etl_test_spawn(const char *const *args);
+/* The same, with its stderr written to the file err_path. */
+int etl_test_spawn_to(const char *const *args, const char *err_path);
 /* Wait for a spawned etl; its exit status, or 128 + signal if a signal ended it. */
 int etl_test_wait(int pid);
 
