@@ -337,6 +337,13 @@ int cli_fail(const etl_error *err)
     return etl_exit_status(err->code);
 }
 
+void cli_json_error(const char *message, int exit_status)
+{
+    fputs("{\"error\":", stdout);
+    etl_json_fput(stdout, message);
+    printf(",\"exit\":%d}\n", exit_status);
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     char msg[1024];

@@ -72,6 +72,11 @@ const volatile sig_atomic_t *cli_catch_stop(void);
  * a command turns an error into output.
  */
 int cli_fail(const etl_error *err);
+/*
+ * With --json, a command that fails still prints one object on stdout:
+ * {"error": message, "exit": status}, so a script always has JSON to parse.
+ */
+void cli_json_error(const char *message, int exit_status);
 /* Print a usage error (with a hint to --help for cmd) and return ETL_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

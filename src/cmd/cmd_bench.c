@@ -703,6 +703,8 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
         rc = interrupted(&b, &err);
     cli_session_close(&b.session);
     int status = rc == ETL_OK ? ETL_EXIT_OK : cli_fail(&err);
+    if (rc != ETL_OK && o.json)
+        cli_json_error(err.msg, status);
     FILE *gate = o.json ? stderr : stdout;
     if (rc == ETL_OK && b.events_differ) {
         fprintf(gate,

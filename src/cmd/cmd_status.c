@@ -77,13 +77,6 @@ typedef struct verdict {
     int exit;
 } verdict;
 
-static void json_error(const char *message, int exit_status)
-{
-    fputs("{\"error\":", stdout);
-    etl_json_fput(stdout, message);
-    printf(",\"exit\":%d}\n", exit_status);
-}
-
 static int usage(bool json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int usage(bool json, const char *fmt, ...)
@@ -94,7 +87,7 @@ static int usage(bool json, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (json)
-        json_error(msg, ETL_EXIT_USAGE);
+        cli_json_error(msg, ETL_EXIT_USAGE);
     return cli_usage("status", "%s", msg);
 }
 
@@ -388,7 +381,7 @@ int cmd_status(int argc, char **argv, etl_cli *cli)
         /* The option parser has said why on stderr; --json promised an object anyway. */
         for (int i = 1; parsed != ETL_EXIT_OK && i < argc; i++)
             if (strcmp(argv[i], "--json") == 0) {
-                json_error("status: bad command line (see stderr)", parsed);
+                cli_json_error("status: bad command line (see stderr)", parsed);
                 break;
             }
         return parsed;
@@ -440,7 +433,7 @@ int cmd_status(int argc, char **argv, etl_cli *cli)
         etl_prod_status_release(&s);
         int exit_status = cli_fail(&err);
         if (json)
-            json_error(err.msg, exit_status);
+            cli_json_error(err.msg, exit_status);
         return exit_status;
     }
     verdict v;

@@ -123,8 +123,11 @@ int cmd_verify(int argc, char **argv, etl_cli *cli)
     }
     cli_progress_end(&bar);
     etl_config_free(config);
-    if (rc != ETL_OK)
+    if (rc != ETL_OK) {
+        if (json)
+            cli_json_error(err.msg, etl_exit_status(err.code));
         return cli_fail(&err);
+    }
     size_t differ = res.count[0] + res.count[1] + res.count[2];
     if (json)
         print_json(&res, repair);

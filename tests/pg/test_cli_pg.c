@@ -171,6 +171,33 @@ static void test_cli_connection_string_out_of_ps(void **state)
     etl_run_release(&run);
 }
 
+/* With --json a failed command still prints one JSON object, with the error and exit code. */
+static void test_cli_json_even_on_failure(void **state)
+{
+    (void)state;
+    static const char *const cmds[][3] = {
+        {"verify", "--json", NULL}, {"process", "copy", "--json"}, {"status", "--json", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *a[] = {"--db", "host=/nonexistent-etl", cmds[i][0], cmds[i][1], cmds[i][2],
+                           NULL};
+        etl_run run;
+        etl_test_run(&run, a);
+        assert_int_equal(run.status, 4);
+        if (!run.out.data || run.out.data[0] != '{' || !strstr(run.out.data, "\"error\":\"") ||
+            !strstr(run.out.data, "\"exit\":4"))
+            fail_msg("etl %s --json, unreachable: stdout is not an error object:\n%s", cmds[i][0],
+                     run.out.data ? run.out.data : "(empty)");
+        etl_run_release(&run);
+    }
+    const char *b[] = {"--db", server.conninfo, "process", "huge", "copy", "--json", NULL};
+    etl_run run;
+    etl_test_run(&run, b);
+    assert_int_equal(run.status, 2);
+    assert_non_null(run.out.data);
+    assert_non_null(strstr(run.out.data, "\"exit\":2,\"error\":\"scenario huge has no template"));
+    etl_run_release(&run);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -512,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_cli_unknown_names_list_the_valid_ones),
         cmocka_unit_test(test_cli_global_options_anywhere),
         cmocka_unit_test(test_cli_connection_string_out_of_ps),
+        cmocka_unit_test(test_cli_json_even_on_failure),
         cmocka_unit_test(test_cli_malformed_config_names_file_line_column),
         cmocka_unit_test(test_cli_unreachable_server_hides_password),
         cmocka_unit_test(test_cli_debug_sql_never_prints_password),
