@@ -255,6 +255,20 @@ static void test_jobs_agree(void **state)
     free(want);
 }
 
+/* -q keeps a scenario run's figures (its result) and drops notices; rejects get one line. */
+static void test_quiet_scenario_run_prints_its_result(void **state)
+{
+    (void)state;
+    const char *args[] = {"--db", server.conninfo, "-q", "process", "small", "copy", NULL};
+    etl_run run;
+    etl_ok(args, &run);
+    assert_non_null(run.out.data);
+    assert_non_null(strstr(run.out.data, "events "));
+    assert_non_null(strstr(run.out.data, "throughput"));
+    assert_string_equal(run.err.data ? run.err.data : "", "");
+    etl_run_release(&run);
+}
+
 /*
  * etl bench runs every processor and both raw-copy references on small, all
  * of them load the events `etl process` loads, and none is left out.
@@ -414,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_bench_fails_on_different_events),
         cmocka_unit_test(test_generate_is_deterministic),
         cmocka_unit_test(test_scenario_process_interrupted),
+        cmocka_unit_test(test_quiet_scenario_run_prints_its_result),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
