@@ -70,8 +70,14 @@ typedef struct etl_pipeline_cfg {
     const char *processed_on;  /* timestamptz text stamped on every event of the run */
     const char *source_filter; /* SQL condition on submissions `s`, or NULL for all */
     size_t commit_every;       /* submissions per transaction; 0: one for the whole run */
-    size_t max_rejects;        /* more rejects than this stops the run; SIZE_MAX: no limit */
-    bool dry_run;              /* roll every batch back instead of committing it */
+    /*
+     * More rejects than this stops the run, at the end of the batch in which
+     * it happens: that batch is committed whole, its rejects recorded with
+     * it, so the next run moves on and nothing read is thrown away.
+     * SIZE_MAX: no limit.
+     */
+    size_t max_rejects;
+    bool dry_run; /* roll every batch back instead of committing it */
     /*
      * The target table is known empty and nobody else writes it (a scenario's
      * fresh run database): TRUNCATE it inside the first load transaction, so
@@ -94,14 +100,6 @@ typedef struct etl_pipeline_cfg {
      * COMMIT; called for every commit, even one of a batch that read nothing.
      */
     int (*before_commit)(void *ctx, etl_db *target, const etl_batch_log *batch, etl_error *err);
-    /*
-     * Optional: when a batch goes past max_rejects it is rolled back, and
-     * then this records its rejects (the submissions rejected so far in it)
-     * in a transaction of its own, committed unless dry_run, so that what
-     * tripped the limit is never lost and the next run moves past it.  The
-     * batch's other submissions are left for the next run.
-     */
-    int (*record_rejects)(void *ctx, etl_db *target, const etl_batch_log *rejected, etl_error *err);
     /* Optional: told how far the run is, after every extractor batch. */
     void (*progress)(void *ctx, const etl_run_stats *so_far);
     void *hook_ctx;
@@ -112,8 +110,8 @@ typedef struct etl_pipeline_cfg {
  * connections).  Returns ETL_OK when every batch is committed (even with
  * rejected submissions, counted in stats), otherwise a negative error after
  * rolling back the open batch: ETL_ERR_INTERRUPTED when *stop was set,
- * ETL_ERR_REJECTS past max_rejects (after record_rejects, if any).  stats
- * covers the committed batches, and the rejects record_rejects committed.
+ * ETL_ERR_REJECTS past max_rejects, once the batch in which that happened
+ * is committed.  stats covers the committed batches.
  */
 int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
                      etl_run_stats *stats, etl_error *err);

@@ -218,10 +218,21 @@ int bench_compare(const bench_baseline *b, const char *file, const bench_result 
         const bench_base_entry *w = e->reference ? NULL : find_base(b, e->name);
         if (!w)
             continue;
-        if (!e->runs || !w->has_ratio) {
-            fprintf(out, "baseline: %-14s not compared: %s\n", e->name,
-                    !e->runs ? "no run this time (see its note)"
-                             : "it did not run in the baseline");
+        if (!w->has_ratio) {
+            fprintf(out, "baseline: %-14s not compared: it did not run in the baseline\n", e->name);
+            continue;
+        }
+        /*
+         * Ran in the baseline, but fewer runs now than asked: --budget cut it
+         * short, so it got slower.  A gate must not pass on nothing.
+         */
+        if (e->runs < r->runs_asked &&
+            (!e->runs || (e->runs < BENCH_MIN_JUDGED_RUNS && w->runs >= BENCH_MIN_JUDGED_RUNS))) {
+            fprintf(out,
+                    "baseline: %-14s %d of %d runs this time (past --budget, see its note), %d "
+                    "in the baseline: REGRESSION\n",
+                    e->name, e->runs, r->runs_asked, w->runs);
+            worse++;
             continue;
         }
         bench_verdict v =

@@ -97,7 +97,8 @@ static int bad_option(const char *cmd, char **argv, const struct option *longopt
     const char *sep = cmd ? ": " : ""; /* before the command: a global option */
     for (const struct option *o = longopts; optopt >= OPT_DB && o->name; o++)
         if (o->val == optopt)
-            return cli_usage(cmd, "%s%soption --%s needs a value", where, sep, o->name);
+            return cli_usage(cmd, "%s%soption --%s %s", where, sep, o->name,
+                             o->has_arg == no_argument ? "takes no value" : "needs a value");
     if (optopt > 0 && optopt < 256)
         return cli_usage(cmd, "%s%sunknown option -%c", where, sep, optopt);
     return cli_usage(cmd, "%s%sunknown option %s", where, sep, optind > 0 ? argv[optind - 1] : "");
@@ -246,8 +247,11 @@ int cli_parse_options(int argc, char **argv, etl_cli *cli, const char *cmd, cons
                          "status, verify, reprocess, prune)",
                          cmd);
     rc = resolve_conninfo(cmd, "--db", "ETL_DB", &cli->db, &cli->from_files[0]);
+    cli->target_from_env = target && !*target;
     if (rc == CLI_PARSED && target)
         rc = resolve_conninfo(cmd, "--target", "ETL_TARGET", target, &cli->from_files[1]);
+    if (target && !*target)
+        cli->target_from_env = false;
     if (rc == CLI_PARSED && target)
         cli->target = *target;
     return rc;

@@ -19,6 +19,7 @@
 typedef struct etl_cli {
     const char *db;        /* --db or $ETL_DB: an existing server, or NULL for the embedded one */
     const char *target;    /* --target or $ETL_TARGET: in place, the warehouse database */
+    bool target_from_env;  /* target is $ETL_TARGET's: a scenario run ignores it */
     const char *data_dir;  /* --data-dir: the embedded server's directory */
     const char *scenarios; /* --scenarios: where scenarios.yaml and processors.yaml are */
     bool progress_lines;   /* --progress: progress as periodic plain lines (CI logs) */

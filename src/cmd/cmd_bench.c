@@ -137,24 +137,25 @@ static const char *last_line(etl_buf *text)
 /*
  * Stop the child: SIGTERM lets an `etl process` that handles it roll back
  * and exit; one that does not dies of it, silently.  SIGKILL only if it is
- * still there after a few seconds.  Its process group holds only it.
+ * still there after a few seconds.  Its process group holds it and, with
+ * --jobs, its workers.
  */
 static void stop_child(pid_t pid)
 {
-    kill(pid, SIGTERM);
+    kill(-pid, SIGTERM); /* its group: with --jobs, its workers too */
     for (int i = 0; i < 500; i++) {
         if (waitpid(pid, NULL, WNOHANG) != 0)
             return;
         struct timespec ts = {0, 10000000L}; /* 10 ms */
         nanosleep(&ts, NULL);
     }
-    kill(pid, SIGKILL);
+    kill(-pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
 }
 
 /*
- * Run `etl --db CONNINFO -q process SCENARIO PROCESSOR --json` as a child,
+ * Run `ETL_DB=CONNINFO etl -q process SCENARIO PROCESSOR --json` as a child,
  * collect its stdout (and its stderr, shown only if it fails), sample its
  * memory into mem (if not NULL), and stop it if it runs past limit_s or a
  * stop signal comes.  *timed_out tells which happened; ETL_ERR_INTERRUPTED
@@ -166,8 +167,6 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
     const char *argv[16];
     int n = 0;
     argv[n++] = b->exe;
-    argv[n++] = "--db";
-    argv[n++] = b->session.conninfo;
     argv[n++] = "-q";
     if (b->cli->scenarios) {
         argv[n++] = "--scenarios";
@@ -210,6 +209,9 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
         setpgid(0, 0);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        /* The connection string in the environment, not in argv, where ps would show it. */
+        setenv("ETL_DB", b->session.conninfo, 1);
+        unsetenv("ETL_TARGET");
         dup2(fd[1], 1);
         dup2(efd[1], 2);
         close(fd[0]);
@@ -247,7 +249,7 @@ static int run_child(bench_ctx *b, const char *processor, double limit_s, etl_bu
             series_add(mem, ms, kib);
         if (!*timed_out && (double)ms / 1000.0 > limit_s) {
             *timed_out = true;
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL); /* its group: with --jobs, its workers too */
         }
         show_progress(b, processor, (double)ms / 1000.0);
     }
@@ -715,6 +717,8 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
                       "generated with another seed, or did the transform change?",
                       b.scenario, o.baseline);
         status = ETL_EXIT_REGRESSION;
+        if (o.json)
+            cli_json_error("the events differ from --baseline's", status);
     } else if (rc == ETL_OK) {
         bench_summarize(&res);
         if (o.json)

@@ -108,7 +108,18 @@ int cmd_generate(int argc, char **argv, etl_cli *cli)
         cli_template_db(scenario, tpl, sizeof(tpl));
         cli_run_db(scenario, run, sizeof(run));
         snprintf(tmp, sizeof(tmp), "%s_new", tpl);
-        rc = cli_session_open(cli, &session, &err);
+        /*
+         * PostgreSQL cuts names at 63 bytes: past that the temporary name
+         * would be the template's own, and building it would drop the old.
+         */
+        if (strlen(tmp) > 63)
+            rc = etl_error_set(&err, ETL_ERR_USAGE,
+                               "scenario name '%s' is too long: at most %zu bytes, so that its "
+                               "databases' names fit PostgreSQL's 63; rename it in %s/%s",
+                               scenario, 63 - strlen("etl_tpl__new"), config->dir,
+                               ETL_SCENARIOS_FILE);
+        else
+            rc = cli_session_open(cli, &session, &err);
     }
     /* A leftover of a generate killed outright (SIGKILL, power loss) is dropped first. */
     if (rc == ETL_OK && (rc = cli_drop_db(&session, tmp, &err)) == ETL_OK &&

@@ -48,8 +48,9 @@ static const char help[] =
     "  --batch-size N          in place: queued changes claimed per transaction, with\n"
     "                          the other changes of those submissions (without capture:\n"
     "                          submissions per transaction; default 10000)\n"
-    "  --max-rejects N         in place: stop (exit 8) after more than N rejects\n"
-    "                          (0: at the first); they are recorded all the same\n"
+    "  --max-rejects N         in place: stop (exit 8) after more than N rejects (0:\n"
+    "                          after the first), at the end of that batch, which is\n"
+    "                          committed whole, rejects recorded\n"
     "  --dry-run               in place: do everything, then roll it all back\n"
     "  --statement-timeout MS  in place: PostgreSQL statement_timeout (0: the server's)\n"
     "  --lock-timeout MS       in place: PostgreSQL lock_timeout (leave it unset when\n"
@@ -179,6 +180,8 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
     int rc = cli_load_processor(cli, processor, &config, &p, &err);
     if (rc != ETL_OK) {
         etl_config_free(config);
+        if (o->json)
+            cli_json_error(err.msg, etl_exit_status(err.code));
         return cli_fail(&err);
     }
     const volatile sig_atomic_t *stop = cli_catch_stop();
@@ -401,13 +404,17 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
     for (int k = 0; k < started; k++) {
         job_report rep;
         ssize_t got;
-        /* Our stop handler interrupts read(): pass the stop on, and read on. */
+        /*
+         * A stop that came while forking, or that interrupts read() or
+         * waitpid() (our handler has no SA_RESTART): pass it on, wait on.
+         */
+        forward_stop(pcfg->stop, pids, started, &forwarded);
         while ((got = read(fds[k], &rep, sizeof(rep))) < 0 && errno == EINTR)
             forward_stop(pcfg->stop, pids, started, &forwarded);
         close(fds[k]);
         int status = 0;
         while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
-            ;
+            forward_stop(pcfg->stop, pids, started, &forwarded);
         if (got != (ssize_t)sizeof(rep)) {
             if (rc == ETL_OK)
                 rc = etl_error_set(err, ETL_ERR_IO, "--jobs: worker %d of %d died", k + 1, jobs);
@@ -458,6 +465,8 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                          "process: expected SCENARIO PROCESSOR, or --db CONNINFO PROCESSOR; got "
                          "%d arguments",
                          argc - optind);
+    if (cli->target_from_env)
+        o.target = NULL; /* an exported $ETL_TARGET is for the in-place runs */
     if (o.target || o.batch || o.max_rejects || o.dry_run || o.statement_timeout || o.lock_timeout)
         return cli_usage("process", "process: --target, --batch-size, --max-rejects, --dry-run "
                                     "and the timeouts are for in-place runs (--db CONNINFO "

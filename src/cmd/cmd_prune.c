@@ -58,8 +58,11 @@ int cmd_prune(int argc, char **argv, etl_cli *cli)
     etl_prune_result r;
     etl_error err;
     etl_error_clear(&err);
-    if (etl_prod_prune(&cfg, &r, &err) != ETL_OK)
+    if (etl_prod_prune(&cfg, &r, &err) != ETL_OK) {
+        if (json)
+            cli_json_error(err.msg, etl_exit_status(err.code));
         return cli_fail(&err);
+    }
     if (json) {
         printf("{\"dry_run\":%s,\"deleted\":%zu,\"first_id\":%lld,\"last_id\":%lld,"
                "\"before\":",
@@ -68,6 +71,8 @@ int cmd_prune(int argc, char **argv, etl_cli *cli)
         printf(",\"kept_last_success\":%lld}\n", r.kept_success);
         return ETL_EXIT_OK;
     }
+    if (cli->log.verbosity < 0)
+        return ETL_EXIT_OK; /* -q: silent on success, like the other in-place commands */
     printf("prune: %s %zu runs that ended before %.19s UTC (--keep %s)",
            dry_run ? "would delete" : "deleted", r.runs, r.before, keep);
     if (r.runs)

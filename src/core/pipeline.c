@@ -243,29 +243,20 @@ static int batch_commit(run *r, etl_error *err)
 }
 
 /*
- * The batch went past max_rejects and was rolled back: record its rejects
- * alone, in a transaction of their own (see record_rejects in pipeline.h).
+ * After a commit: past max_rejects, the run stops here.  Checked only
+ * between batches, so that the batch in which the limit is passed is
+ * loaded and recorded whole (see max_rejects in pipeline.h).
  */
-static int batch_keep_rejects(run *r, etl_error *err)
+static int past_reject_limit(run *r, etl_error *err)
 {
-    const etl_pipeline_cfg *cfg = r->cfg;
-    r->batch.submissions = r->batch.nrejects;
-    r->batch.events = 0;
-    etl_buf_reset(&r->batch.ids);
-    int rc = etl_db_exec(r->target, "BEGIN", err);
-    if (rc == ETL_OK)
-        rc = cfg->record_rejects(cfg->hook_ctx, r->target, &r->batch, err);
-    if (rc == ETL_OK)
-        rc = etl_db_exec(r->target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
-    if (rc != ETL_OK) {
-        etl_error ignored;
-        etl_db_exec(r->target, "ROLLBACK", &ignored);
-        return etl_error_wrap(err, "cannot record the rejected submissions");
-    }
-    r->stats->submissions += r->batch.nrejects;
-    r->stats->rejected += r->batch.nrejects;
-    count_reasons(r->stats, &r->batch);
-    return ETL_OK;
+    if (r->stats->rejected <= r->cfg->max_rejects)
+        return ETL_OK;
+    report_rejects_hidden(r->cfg->log, r->shown);
+    return etl_error_set(err, ETL_ERR_REJECTS,
+                         "more than %zu submissions rejected (--max-rejects): stopped after "
+                         "committing the batch in which that happened; its rejects are in "
+                         "dwh.etl_rejects",
+                         r->cfg->max_rejects);
 }
 
 /* Transform one submission into the open batch. */
@@ -279,11 +270,6 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
         report_reject(cfg->log, &r->shown, s->id, why.reason, why.msg);
         if (batch_log_add(&r->batch, cfg->before_commit != NULL, s->id, &why) != ETL_OK)
             return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-        if (r->stats->rejected + r->batch.nrejects > cfg->max_rejects)
-            return etl_error_set(err, ETL_ERR_REJECTS,
-                                 "more than %zu submissions rejected (--max-rejects); the open "
-                                 "batch was rolled back",
-                                 cfg->max_rejects);
         return ETL_OK;
     }
     if (rc != ETL_OK) {
@@ -422,7 +408,9 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
             if ((rc = one_submission(&r, &tr, &batch.rows[i], err)) != ETL_OK)
                 goto out;
             if (r.batch.submissions >= commit_every) {
-                if ((rc = batch_commit(&r, err)) != ETL_OK || (rc = batch_open(&r, err)) != ETL_OK)
+                if ((rc = batch_commit(&r, err)) != ETL_OK ||
+                    (rc = past_reject_limit(&r, err)) != ETL_OK ||
+                    (rc = batch_open(&r, err)) != ETL_OK)
                     goto out;
             }
         }
@@ -443,20 +431,9 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
     rc = batch_commit(&r, err);
     debug_mem(cfg->log, "commit", nbatch);
     report_rejects_hidden(cfg->log, r.shown);
+    if (rc == ETL_OK)
+        rc = past_reject_limit(&r, err);
 out:
-    if (rc == ETL_ERR_REJECTS && r.open && cfg->record_rejects) {
-        /* Roll back the loader's work, keep the log of rejects for the record. */
-        etl_error ignored;
-        r.ld.ops->end(r.ld.state, false, &ignored);
-        etl_db_exec(r.target, "ROLLBACK", &ignored);
-        r.open = 0;
-        etl_error why;
-        if (batch_keep_rejects(&r, &why) != ETL_OK) {
-            *err = why; /* the record failed too: that is the run's failure now */
-            rc = why.code;
-        }
-        report_rejects_hidden(cfg->log, r.shown);
-    }
     batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();

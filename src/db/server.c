@@ -210,14 +210,13 @@ static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log
     int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fd);
         return -1;
     }
     if (pid == 0) {
-        /* Dies with etl: an interrupted etl leaves no initdb writing on behind it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
             dup2(null, 0);
@@ -225,6 +224,14 @@ static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log
         dup2(fd, 2);
         if (drop_privileges(uid, gid) != 0)
             _exit(126);
+        /*
+         * Dies with etl: an interrupted etl leaves no initdb writing on behind
+         * it.  Set after the change of user, which clears it; and etl may
+         * have died before it was set.
+         */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(125);
         /* execv's prototype predates const; it does not modify the strings. */
         execv(argv[0], (char *const *)(uintptr_t)argv); // NOLINT(performance-no-int-to-ptr)
         _exit(127);

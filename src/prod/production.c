@@ -54,13 +54,12 @@ typedef struct prod {
     long long run_id;
     char run_id_text[32];
     size_t backlog;
-    etl_run_stats done;   /* committed batches of earlier claims */
-    etl_buf ids;          /* capture: the claimed submission ids, a uuid[] literal */
-    etl_buf seqs;         /* capture: the claimed queue rows, a bigint[] literal */
-    size_t claimed;       /* capture: distinct submissions claimed */
-    etl_buf rejected_ids; /* the rejects kept of a batch past --max-rejects, a uuid[] literal */
-    char after_seq[32];   /* capture: claim rows past this seq (a dry run keeps its rows) */
-    char max_seq[32];     /* capture: ... and up to this one, the newest when the run began */
+    etl_run_stats done; /* committed batches of earlier claims */
+    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
+    size_t claimed;     /* capture: distinct submissions claimed */
+    char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
+    char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
 } prod;
 
 int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
@@ -265,6 +264,7 @@ static int fold_idle(etl_db *db, const char *run_id, etl_error *err)
                             "WITH prev AS (SELECT id FROM dwh.etl_runs WHERE id < $1 ORDER BY id "
                             "DESC LIMIT 1) UPDATE dwh.etl_runs r SET idle_runs = r.idle_runs + 1, "
                             "last_idle = now() FROM prev WHERE r.id = prev.id AND r.idle_runs > 0 "
+                            "AND r.processor = (SELECT processor FROM dwh.etl_runs WHERE id = $1) "
                             "RETURNING r.id",
                             1, params, folded, sizeof(folded), err);
     if (rc == ETL_OK)
@@ -384,32 +384,6 @@ static int own_and_clear(prod *p, etl_db *tgt, const char *ids, size_t *n, etl_e
     return rc;
 }
 
-/*
- * The batch went past --max-rejects and was rolled back: record its rejects
- * alone (record_rejects in pipeline.h), as a normal batch would have: their
- * ledger rows, no events, the rejects.  With capture their queue rows go
- * too (run_queue deletes them on the claim connection), so the next run
- * moves on to the rest.
- */
-static int keep_rejects(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
-{
-    prod *p = ctx;
-    etl_buf_reset(&p->rejected_ids);
-    for (size_t i = 0; i < b->nrejects; i++)
-        if (etl_buf_printf(&p->rejected_ids, "%c%s", i ? ',' : '{', b->rejects[i].id) != ETL_OK)
-            return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    if (etl_buf_puts(&p->rejected_ids, b->nrejects ? "}" : "{}") != ETL_OK)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    size_t n = 0;
-    int rc = etl_db_exec(tgt, "SET LOCAL enable_seqscan = off", err);
-    if (rc == ETL_OK)
-        rc = own_and_clear(p, tgt, p->rejected_ids.data, &n, err);
-    if (rc == ETL_OK)
-        rc = record_rejects_and_counts(p, tgt, b, err);
-    return rc;
-}
-
-/* The pipeline counts one claim; the caller wants the whole run. */
 static void progress(void *ctx, const etl_run_stats *now)
 {
     prod *p = ctx;
@@ -431,7 +405,6 @@ static etl_pipeline_cfg pipeline_cfg(prod *p, const char *processed_on)
                               .dry_run = cfg->dry_run,
                               .stop = cfg->stop,
                               .log = cfg->log,
-                              .record_rejects = keep_rejects,
                               .progress = cfg->progress ? progress : NULL,
                               .hook_ctx = p};
 }
@@ -594,23 +567,17 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
 }
 
-/*
- * Step 4: the claimed rows are done (or, for a dry run or a failed batch,
- * given back).  only_ids: of a batch past --max-rejects, only the rows of
- * the submissions whose rejects were kept are done.
- */
-static int release_claim(prod *p, bool done, const char *only_ids, etl_error *err)
+/* Step 4: the claimed rows are done (or, for a dry run or a failed batch, given back). */
+static int release_claim(prod *p, bool done, etl_error *err)
 {
     if (!done) {
         etl_error ignored;
         etl_db_exec(p->claim, "ROLLBACK", &ignored);
         return ETL_OK;
     }
-    const char *params[2] = {p->seqs.data, only_ids};
-    int rc = etl_db_exec_params(p->claim,
-                                "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[]) AND "
-                                "($2::uuid[] IS NULL OR id = ANY($2::uuid[]))",
-                                2, params, err);
+    const char *params[1] = {p->seqs.data};
+    int rc = etl_db_exec_params(p->claim, "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[])", 1,
+                                params, err);
     if (rc == ETL_OK)
         rc = etl_db_exec(p->claim, "COMMIT", err);
     if (rc != ETL_OK) {
@@ -644,13 +611,13 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         }
         size_t n = 0;
         if ((rc = claim(p, &n, err)) != ETL_OK || n == 0) {
-            release_claim(p, false, NULL, err);
+            release_claim(p, false, err);
             break;
         }
         etl_buf_reset(&filter);
         if (etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", p->ids.data) != ETL_OK) {
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-            release_claim(p, false, NULL, err);
+            release_claim(p, false, err);
             break;
         }
         etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
@@ -661,19 +628,18 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         pcfg.after_begin = lock_and_clear;
         pcfg.before_commit = record_batch_queue;
         etl_run_stats one;
-        etl_buf_reset(&p->rejected_ids);
         rc = etl_pipeline_run(&pcfg, p->src, p->tgt, &one, err);
-        bool kept = rc == ETL_ERR_REJECTS && p->rejected_ids.len;
+        /* Past --max-rejects the batch was committed all the same: its claim is done too. */
+        bool committed = rc == ETL_OK || rc == ETL_ERR_REJECTS;
         etl_error released_err;
-        int released = release_claim(p, (rc == ETL_OK || kept) && !p->cfg->dry_run,
-                                     kept ? p->rejected_ids.data : NULL, &released_err);
-        if (rc == ETL_OK || kept) {
+        int released = release_claim(p, committed && !p->cfg->dry_run, &released_err);
+        if (committed) {
             etl_run_stats_add(&p->done, &one);
             p->done.elapsed_us += one.elapsed_us;
-            if (released != ETL_OK && rc == ETL_OK)
+            if (released != ETL_OK) {
                 *err = released_err;
-            if (rc == ETL_OK)
                 rc = released;
+            }
         }
     }
     etl_buf_release(&filter);
@@ -727,7 +693,6 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     out->backlog = p.backlog;
     etl_buf_release(&p.ids);
     etl_buf_release(&p.seqs);
-    etl_buf_release(&p.rejected_ids);
     etl_db_close(p.claim); /* an open claim is rolled back: its rows go back to the queue */
     etl_db_close(p.src);
     etl_db_close(p.tgt); /* releases the advisory locks */

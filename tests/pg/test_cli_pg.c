@@ -109,6 +109,8 @@ static void test_cli_global_options_anywhere(void **state)
     expect(d, 2, "--target is for the in-place commands");
     const char *e[] = {"process", "basic", "copy", "--jobs", NULL};
     expect(e, 2, "etl: process: option --jobs needs a value");
+    const char *f[] = {"process", "basic", "copy", "--json=yes", NULL};
+    expect(f, 2, "etl: process: option --json takes no value");
 }
 
 /*
@@ -175,18 +177,23 @@ static void test_cli_connection_string_out_of_ps(void **state)
 static void test_cli_json_even_on_failure(void **state)
 {
     (void)state;
-    static const char *const cmds[][3] = {
-        {"verify", "--json", NULL}, {"process", "copy", "--json"}, {"status", "--json", NULL}};
-    for (size_t i = 0; i < 3; i++) {
-        const char *a[] = {"--db", "host=/nonexistent-etl", cmds[i][0], cmds[i][1], cmds[i][2],
-                           NULL};
+    /* The expected exit code, then the command line after --db. */
+    static const char *const cmds[][5] = {
+        {"4", "verify", "--json", NULL, NULL},    {"4", "process", "copy", "--json", NULL},
+        {"2", "process", "nope", "--json", NULL}, {"4", "status", "--json", NULL, NULL},
+        {"4", "prune", "--keep", "1d", "--json"}, {"4", "bench", "small", "--json", NULL}};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        const char *a[] = {
+            "--db", "host=/nonexistent-etl", cmds[i][1], cmds[i][2], cmds[i][3], cmds[i][4], NULL};
         etl_run run;
         etl_test_run(&run, a);
-        assert_int_equal(run.status, 4);
+        char exit_field[32];
+        snprintf(exit_field, sizeof(exit_field), "\"exit\":%s", cmds[i][0]);
+        assert_int_equal(run.status, (int)strtol(cmds[i][0], NULL, 10));
         if (!run.out.data || run.out.data[0] != '{' || !strstr(run.out.data, "\"error\":\"") ||
-            !strstr(run.out.data, "\"exit\":4"))
-            fail_msg("etl %s --json, unreachable: stdout is not an error object:\n%s", cmds[i][0],
-                     run.out.data ? run.out.data : "(empty)");
+            !strstr(run.out.data, exit_field))
+            fail_msg("etl %s %s --json, failing: stdout is not an error object:\n%s", cmds[i][1],
+                     cmds[i][2], run.out.data ? run.out.data : "(empty)");
         etl_run_release(&run);
     }
     const char *b[] = {"--db", server.conninfo, "process", "huge", "copy", "--json", NULL};
@@ -231,6 +238,19 @@ static void test_cli_malformed_config_names_file_line_column(void **state)
     snprintf(want, sizeof(want), "%s/bad.json:2:", dir);
     const char *b[] = {"--db", server.conninfo, "--scenarios", dir, "generate", "one", NULL};
     expect(b, 3, want);
+
+    /*
+     * A scenario name so long that etl_tpl_NAME_new is cut at 63 bytes to the
+     * template's own name: refused before anything is dropped.
+     */
+    snprintf(path, sizeof(path), "%s/scenarios.yaml", dir);
+    write_file(path, "scenarios:\n  a_scenario_name_that_is_far_too_long_for_postgres_names_x:\n"
+                     "    {forms: 1, users: 1, submissions: 1, schemas: [f.json]}\n");
+    const char *c[] = {"--db",        server.conninfo,
+                       "--scenarios", dir,
+                       "generate",    "a_scenario_name_that_is_far_too_long_for_postgres_names_x",
+                       NULL};
+    expect(c, 2, "is too long: at most 51 bytes");
 }
 
 static void test_cli_unreachable_server_hides_password(void **state)
@@ -533,6 +553,73 @@ static void test_embedded_half_made_cluster_is_made_again(void **state)
     expect(all, 0, NULL);
 }
 
+/* The state letter of process pid in /proc (R, S, Z...), or 0 if there is none. */
+static char proc_state(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    char *stat = etl_test_read(path);
+    const char *close_paren = stat ? strrchr(stat, ')') : NULL;
+    char state = '\0';
+    if (close_paren && close_paren[1])
+        state = close_paren[2];
+    free(stat);
+    return state;
+}
+
+/* The pid of pid's child running program comm, or 0. */
+static int child_named(int pid, const char *comm)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+    char *children = etl_test_read(path);
+    int found = 0;
+    for (char *p = children; p && *p && !found;) {
+        char *end = NULL;
+        long child = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        snprintf(path, sizeof(path), "/proc/%ld/comm", child);
+        char *name = etl_test_read(path);
+        if (name && strncmp(name, comm, strlen(comm)) == 0)
+            found = (int)child;
+        free(name);
+        p = end;
+    }
+    free(children);
+    return found;
+}
+
+/* etl killed while initdb runs (as another user when etl is root): initdb goes too. */
+static void test_embedded_initdb_dies_with_etl(void **state)
+{
+    (void)state;
+    char dir[4096];
+    etl_test_server_dir("embedded-initdb", dir, sizeof(dir));
+    const char *c[] = {"--data-dir", dir, "clean", NULL};
+    int pid = etl_test_spawn(c);
+    int initdb = 0;
+    for (int i = 0; i < 1000 && !initdb; i++) {
+        etl_test_sleep_ms(5);
+        initdb = child_named(pid, "initdb");
+    }
+    if (!initdb) {
+        etl_test_wait(pid);
+        fail_msg("etl clean on a new directory ran no initdb that could be seen");
+    }
+    kill(pid, SIGKILL);
+    etl_test_wait(pid);
+    char st = proc_state(initdb);
+    for (int i = 0; i < 300 && st && st != 'Z'; i++) {
+        etl_test_sleep_ms(10);
+        st = proc_state(initdb);
+    }
+    if (st && st != 'Z')
+        fail_msg("initdb (pid %d) still runs 3 s after etl was killed (state %c)", initdb, st);
+    const char *all[] = {"--data-dir", dir, "clean", "--all", NULL};
+    expect(all, 0, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_embedded_refuses_a_directory_others_can_write),
         cmocka_unit_test(test_embedded_clean),
         cmocka_unit_test(test_embedded_half_made_cluster_is_made_again),
+        cmocka_unit_test(test_embedded_initdb_dies_with_etl),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -265,6 +265,12 @@ static void test_idle_runs_collapse(void **state)
                         "status <> 'succeeded') FROM dwh.etl_runs");
     assert_string_equal(rows, "6|0\n");
     free(rows);
+
+    /* An idle run of another processor starts a row of its own: status shows it ran. */
+    assert_int_equal(etl_on(ci, NULL, "process", "chunked", "-q", ARGS_END), 0);
+    rows = query_on(db, "SELECT processor, idle_runs FROM dwh.etl_runs ORDER BY id DESC LIMIT 1");
+    assert_string_equal(rows, "chunked|1\n");
+    free(rows);
     free(ci);
 }
 
@@ -405,6 +411,11 @@ static void test_prune(void **state)
     assert_int_equal(etl_on(ci, &run, "prune", "--keep", "0s", "--json", ARGS_END), 0);
     assert_out_has(&run, "\"deleted\":0,");
     assert_out_has(&run, "\"kept_last_success\":3");
+    etl_run_release(&run);
+    /* -q: silent on success, like the other in-place commands. */
+    assert_int_equal(etl_on(ci, &run, "-q", "prune", "--keep", "0s", ARGS_END), 0);
+    assert_string_equal(run.out.data ? run.out.data : "", "");
+    assert_string_equal(run.err.data ? run.err.data : "", "");
     etl_run_release(&run);
     n = query_on(db, "SELECT string_agg(id::text, ',' ORDER BY id) FROM dwh.etl_runs");
     assert_string_equal(n, "3,4\n");

@@ -255,6 +255,22 @@ static void test_bench_compare_says_why(void **state)
     assert_int_equal(status, ETL_EXIT_REGRESSION);
     assert_non_null(strstr(text, "baseline: events differ"));
     free(text);
+    /*
+     * A processor cut short by --budget (it got slower) is a regression: 0
+     * runs, or fewer than can be judged against a baseline that had enough.
+     */
+    snprintf(b.checksum, sizeof(b.checksum), "123-456");
+    be[1].ratio = st(0.23, 0.22, 0.24);
+    entries[3].runs = 0;
+    text = compare_text(&b, &r, 20, &status);
+    assert_int_equal(status, ETL_EXIT_REGRESSION);
+    assert_non_null(strstr(text, "naive-joined   0 of 3 runs this time (past --budget"));
+    free(text);
+    entries[3].runs = 1;
+    text = compare_text(&b, &r, 20, &status);
+    assert_int_equal(status, ETL_EXIT_REGRESSION);
+    assert_non_null(strstr(text, "naive-joined   1 of 3 runs this time"));
+    free(text);
 }
 
 static void test_bench_too_small_names_a_bigger_scenario(void **state)
