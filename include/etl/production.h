@@ -81,6 +81,9 @@ typedef struct etl_prod_init_cfg {
  */
 int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err);
 
+/* Does the source have change capture (so that runs may overlap)?  Checks a connection. */
+int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err);
+
 /*
  * One run.  ETL_ERR_LOCKED when, without capture, another run holds the
  * lock (nothing done).  With capture, concurrent runs share the queue.

@@ -43,7 +43,9 @@ static const char help[] =
     "Options:\n"
     "  --json                  print the summary as one JSON object on stdout\n"
     "  --jobs N                scenario: split the submissions into N disjoint parts\n"
-    "                          loaded at once over N connections (default 1)\n"
+    "                          loaded at once over N connections; in place (with\n"
+    "                          change capture): N runs at once sharing the queue\n"
+    "                          (default 1)\n"
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
     "  --batch-size N          in place: queued changes claimed per transaction, with\n"
     "                          the other changes of those submissions (without capture:\n"
@@ -160,97 +162,6 @@ static void scenario_progress(void *ctx, const etl_run_stats *so_far)
     show_run(&w->bar, so_far->submissions, w->total, so_far->events);
 }
 
-static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
-{
-    unsigned long long batch = ETL_DEFAULT_BATCH;
-    unsigned long long max_rejects = ~0ULL;
-    unsigned long long st_ms = 0;
-    unsigned long long lock_ms = 0;
-    /* 0 rejects: stop at the first; 0 ms: the server's timeout (PostgreSQL's own meaning). */
-    if (number_option("batch-size", o->batch, 1, 100000000ULL, &batch) != ETL_OK ||
-        number_option("max-rejects", o->max_rejects, 0, ~0ULL - 1, &max_rejects) != ETL_OK ||
-        number_option("statement-timeout", o->statement_timeout, 0, 86400000ULL, &st_ms) !=
-            ETL_OK ||
-        number_option("lock-timeout", o->lock_timeout, 0, 86400000ULL, &lock_ms) != ETL_OK)
-        return ETL_EXIT_USAGE;
-    etl_error err;
-    etl_error_clear(&err);
-    etl_config *config = NULL;
-    const etl_processor_cfg *p = NULL;
-    int rc = cli_load_processor(cli, processor, &config, &p, &err);
-    if (rc != ETL_OK) {
-        etl_config_free(config);
-        if (o->json)
-            cli_json_error(err.msg, etl_exit_status(err.code));
-        return cli_fail(&err);
-    }
-    const volatile sig_atomic_t *stop = cli_catch_stop();
-    etl_prod_cfg pc = {.source = cli->db,
-                       .target = o->target,
-                       .proc = p,
-                       .batch_size = (size_t)batch,
-                       .max_rejects = max_rejects == ~0ULL ? SIZE_MAX : (size_t)max_rejects,
-                       .dry_run = o->dry_run,
-                       .statement_timeout_ms = (long)st_ms,
-                       .lock_timeout_ms = (long)lock_ms,
-                       .progress = inplace_progress,
-                       .stop = stop,
-                       .log = &cli->log};
-    cli_progress bar;
-    char what[160];
-    snprintf(what, sizeof(what), "process %s", processor);
-    cli_progress_start(&bar, cli, what);
-    pc.progress_ctx = &bar;
-    etl_prod_result res;
-    rc = etl_prod_run(&pc, &res, &err);
-    cli_progress_end(&bar);
-    const etl_run_stats *st = &res.stats;
-    double secs = (double)st->elapsed_us / 1e6;
-    double rate = secs > 0 ? (double)st->events / secs : 0;
-    if (o->json) {
-        /* Always one object, so a monitoring script can parse a failed run too. */
-        printf("{\"mode\":\"in-place\",\"processor\":");
-        etl_json_fput(stdout, p->name);
-        printf(",\"run_id\":%lld,\"dry_run\":%s,\"capture\":%s,\"backlog\":%zu,"
-               "\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,\"rejected_by_reason\":{",
-               res.run_id, o->dry_run ? "true" : "false", res.capture ? "true" : "false",
-               res.backlog, st->submissions, st->events, st->rejected);
-        for (size_t i = 0; i < ETL_MAX_REASONS && st->reasons[i].reason; i++)
-            printf("%s\"%s\":%zu", i ? "," : "", st->reasons[i].reason, st->reasons[i].count);
-        printf("},\"batches\":%zu,\"elapsed_s\":%.6f,\"events_per_s\":%.1f,"
-               "\"peak_rss_kib\":%ld,\"exit\":%d,\"error\":",
-               st->batches, secs, rate, st->peak_rss_kib,
-               rc != ETL_OK       ? etl_exit_status(rc)
-               : st->rejected > 0 ? ETL_EXIT_REJECTS
-                                  : ETL_EXIT_OK);
-        if (rc == ETL_OK)
-            printf("null}\n");
-        else {
-            etl_json_fput(stdout, err.msg);
-            printf("}\n");
-        }
-    } else if (rc == ETL_OK && cli->log.verbosity >= 0) {
-        printf("%s run %lld of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
-               "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
-               o->dry_run ? "dry" : "in-place", res.run_id, p->name, st->submissions, res.backlog,
-               res.capture ? "queued changes" : "waiting", st->rejected, st->events, st->batches,
-               secs, rate, (double)st->peak_rss_kib / 1024.0);
-        if (o->dry_run)
-            printf("dry run: everything was rolled back, nothing was recorded\n");
-    }
-    fflush(stdout);
-    etl_config_free(config);
-    if (rc == ETL_ERR_LOCKED && cli->log.verbosity < 0)
-        return ETL_EXIT_LOCKED; /* cron: an overlapping run is not news */
-    if (st->rejected > 0)
-        report_rejects(st, o->dry_run ? "dry run: not recorded"
-                                      : "they are in dwh.etl_rejects (`etl status`; after a fix, "
-                                        "`etl reprocess --rejected`)");
-    if (rc != ETL_OK)
-        return cli_fail(&err);
-    return st->rejected > 0 ? ETL_EXIT_REJECTS : ETL_EXIT_OK;
-}
-
 /* One pipeline on its own pair of connections to the run database. */
 static int run_one(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db,
                    etl_run_stats *st, etl_error *err)
@@ -282,10 +193,6 @@ static void job_progress(void *ctx, const etl_run_stats *so_far)
 }
 
 /*
- * Until every worker has written its report (or died: end of file), show
- * the sum of their counts; the reports are then read without waiting.
- */
-/*
  * A stop asked of the parent alone (SIGTERM from cron or systemd; Ctrl-C
  * reaches the whole process group anyway) is passed on to the workers, once.
  */
@@ -299,6 +206,10 @@ static void forward_stop(const volatile sig_atomic_t *stop, const pid_t *pids, i
     *forwarded = true;
 }
 
+/*
+ * Until every worker has written its report (or died: end of file), show
+ * the sum of their counts; the reports are then read without waiting.
+ */
 static void watch_jobs(run_watch *watch, job_count *counts, const int *fds, const pid_t *pids,
                        int started, const volatile sig_atomic_t *stop, bool *forwarded)
 {
@@ -330,20 +241,26 @@ static void watch_jobs(run_watch *watch, job_count *counts, const int *fds, cons
 
 /* What a --jobs worker tells its parent through a pipe. */
 typedef struct job_report {
-    int rc;
     etl_run_stats st;
     etl_error err;
+    long long run_id; /* in place: the worker's run */
+    size_t backlog;   /* in place: what was queued when it started */
+    int rc;
+    bool capture; /* in place: the source has change capture */
 } job_report;
 
+/* The work of worker k of n, in the child; count (or NULL) is its shared progress. */
+typedef void (*job_fn)(void *ctx, int k, int n, job_count *count, job_report *rep);
+
 /*
- * --jobs N: N worker processes, each running the pipeline on the
- * submissions whose id's last byte is k modulo N, on its own connections.
- * The parts are disjoint and cover everything, so the events are those of
- * one job.  Each worker commits its own part; elapsed is the wall time of
- * the slowest, memory the sum of the workers' peaks.
+ * --jobs N: N worker processes, each doing fn(ctx, k, N, ...) on its own
+ * connections, reporting through a pipe.  Fills reports[0..N) (rc set to
+ * an error for a worker that died) and returns ETL_OK, or the error that
+ * kept them from all starting (those started are stopped and reaped).  A
+ * stop is passed on to every worker.
  */
-static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db, int jobs,
-                    run_watch *watch, etl_run_stats *st, etl_error *err)
+static int run_workers(int jobs, job_fn fn, void *ctx, run_watch *watch,
+                       const volatile sig_atomic_t *stop, job_report *reports, etl_error *err)
 {
     /* Shared before fork: workers count there, the parent sums for the progress line. */
     job_count *counts = NULL;
@@ -357,7 +274,6 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
     int fds[64];
     int started = 0;
     int rc = ETL_OK;
-    long long t0 = etl_now_us();
     fflush(NULL);
     for (int k = 0; k < jobs && rc == ETL_OK; k++) {
         int fd[2];
@@ -374,17 +290,10 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
         }
         if (pid == 0) {
             close(fd[0]);
-            char filter[96];
-            snprintf(filter, sizeof(filter), "get_byte(uuid_send(s.id), 15) %% %d = %d", jobs, k);
-            etl_pipeline_cfg mine = *pcfg;
-            mine.source_filter = filter;
-            /* Workers never draw: N lines redrawn in place would garble each other. */
-            mine.progress = counts ? job_progress : NULL;
-            mine.hook_ctx = counts ? &counts[k] : NULL;
             job_report rep;
             memset(&rep, 0, sizeof(rep));
             etl_error_clear(&rep.err);
-            rep.rc = run_one(&mine, conninfo, db, &rep.st, &rep.err);
+            fn(ctx, k, jobs, counts ? &counts[k] : NULL, &rep);
             ssize_t w = write(fd[1], &rep, sizeof(rep));
             _exit(w == (ssize_t)sizeof(rep) ? 0 : 1); /* not exit(): the server is the parent's */
         }
@@ -397,38 +306,251 @@ static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const ch
         kill(pids[k], SIGTERM);
     bool forwarded = false;
     if (counts) {
-        watch_jobs(watch, counts, fds, pids, started, pcfg->stop, &forwarded);
+        watch_jobs(watch, counts, fds, pids, started, stop, &forwarded);
         munmap(counts, 64 * sizeof(*counts));
     }
-    memset(st, 0, sizeof(*st));
     for (int k = 0; k < started; k++) {
-        job_report rep;
+        job_report *rep = &reports[k];
         ssize_t got;
         /*
          * A stop that came while forking, or that interrupts read() or
          * waitpid() (our handler has no SA_RESTART): pass it on, wait on.
          */
-        forward_stop(pcfg->stop, pids, started, &forwarded);
-        while ((got = read(fds[k], &rep, sizeof(rep))) < 0 && errno == EINTR)
-            forward_stop(pcfg->stop, pids, started, &forwarded);
+        forward_stop(stop, pids, started, &forwarded);
+        while ((got = read(fds[k], rep, sizeof(*rep))) < 0 && errno == EINTR)
+            forward_stop(stop, pids, started, &forwarded);
         close(fds[k]);
         int status = 0;
         while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
-            forward_stop(pcfg->stop, pids, started, &forwarded);
-        if (got != (ssize_t)sizeof(rep)) {
-            if (rc == ETL_OK)
-                rc = etl_error_set(err, ETL_ERR_IO, "--jobs: worker %d of %d died", k + 1, jobs);
-            continue;
+            forward_stop(stop, pids, started, &forwarded);
+        if (got != (ssize_t)sizeof(*rep)) {
+            memset(rep, 0, sizeof(*rep));
+            rep->rc = etl_error_set(&rep->err, ETL_ERR_IO, "died without a report");
         }
-        if (rep.rc != ETL_OK && rc == ETL_OK) {
-            *err = rep.err;
-            rc = etl_error_wrap(err, "worker %d of %d", k + 1, jobs);
+        if (rep->rc != ETL_OK)
+            etl_error_wrap(&rep->err, "worker %d of %d", k + 1, jobs);
+    }
+    return rc;
+}
+
+/* The parts of a scenario run: worker k takes the submissions whose id's last byte is k mod n. */
+typedef struct scenario_job {
+    const etl_pipeline_cfg *pcfg;
+    const char *conninfo;
+    const char *db;
+} scenario_job;
+
+static void scenario_worker(void *ctx, int k, int n, job_count *count, job_report *rep)
+{
+    const scenario_job *job = ctx;
+    char filter[96];
+    snprintf(filter, sizeof(filter), "get_byte(uuid_send(s.id), 15) %% %d = %d", n, k);
+    etl_pipeline_cfg mine = *job->pcfg;
+    mine.source_filter = filter;
+    /* Workers never draw: N lines redrawn in place would garble each other. */
+    mine.progress = count ? job_progress : NULL;
+    mine.hook_ctx = count;
+    rep->rc = run_one(&mine, job->conninfo, job->db, &rep->st, &rep->err);
+}
+
+/*
+ * Scenario --jobs N: the parts are disjoint and cover everything, so the
+ * events are those of one job.  Each worker commits its own part; elapsed
+ * is the wall time of the slowest, memory the sum of the workers' peaks.
+ */
+static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db, int jobs,
+                    run_watch *watch, etl_run_stats *st, etl_error *err)
+{
+    job_report reports[64];
+    memset(reports, 0, sizeof(reports));
+    scenario_job job = {pcfg, conninfo, db};
+    long long t0 = etl_now_us();
+    int rc = run_workers(jobs, scenario_worker, &job, watch, pcfg->stop, reports, err);
+    memset(st, 0, sizeof(*st));
+    for (int k = 0; k < jobs; k++) {
+        if (reports[k].rc != ETL_OK && rc == ETL_OK) {
+            *err = reports[k].err;
+            rc = err->code;
         }
-        etl_run_stats_add(st, &rep.st);
-        st->peak_rss_kib += rep.st.peak_rss_kib;
+        etl_run_stats_add(st, &reports[k].st);
+        st->peak_rss_kib += reports[k].st.peak_rss_kib;
     }
     st->elapsed_us = etl_now_us() - t0;
     return rc;
+}
+
+/* In place, --jobs N: N runs at once, sharing the change queue (each claims its own rows). */
+static void inplace_job_progress(void *ctx, const etl_run_stats *so_far, size_t backlog)
+{
+    (void)backlog;
+    job_progress(ctx, so_far);
+}
+
+static void inplace_worker(void *ctx, int k, int n, job_count *count, job_report *rep)
+{
+    (void)k;
+    (void)n;
+    etl_prod_cfg mine = *(const etl_prod_cfg *)ctx;
+    mine.progress = count ? inplace_job_progress : NULL;
+    mine.progress_ctx = count;
+    etl_prod_result res;
+    rep->rc = etl_prod_run(&mine, &res, &rep->err);
+    rep->st = res.stats;
+    rep->run_id = res.run_id;
+    rep->backlog = res.backlog;
+    rep->capture = res.capture;
+}
+
+/*
+ * The runs' figures summed (memory too: per worker), elapsed the wall time,
+ * the first error.  Without change capture runs go one at a time (a lock),
+ * so N workers would wait for each other: refused before starting.
+ */
+static int run_inplace_jobs(const etl_prod_cfg *pc, int jobs, cli_progress *bar,
+                            etl_prod_result *res, long long *first_id, long long *last_id,
+                            etl_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    bool capture = false;
+    int rc = etl_prod_has_capture(pc, &capture, err);
+    if (rc == ETL_OK && !capture)
+        rc = etl_error_set(err, ETL_ERR_USAGE,
+                           "--jobs needs change capture (`etl init` without --no-capture): "
+                           "without it, in-place runs go one at a time");
+    if (rc != ETL_OK)
+        return rc;
+    job_report reports[64];
+    memset(reports, 0, sizeof(reports));
+    run_watch watch = {*bar, 0};
+    long long t0 = etl_now_us();
+    etl_prod_cfg each = *pc; /* the workers' copy (they set their own progress) */
+    rc = run_workers(jobs, inplace_worker, &each, &watch, pc->stop, reports, err);
+    *bar = watch.bar;
+    for (int k = 0; k < jobs; k++) {
+        const job_report *r = &reports[k];
+        if (r->rc != ETL_OK && rc == ETL_OK) {
+            *err = r->err;
+            rc = err->code;
+        }
+        etl_run_stats_add(&res->stats, &r->st);
+        res->stats.peak_rss_kib += r->st.peak_rss_kib;
+        if (r->run_id && (!*first_id || r->run_id < *first_id))
+            *first_id = r->run_id;
+        if (r->run_id > *last_id)
+            *last_id = r->run_id;
+        res->backlog = r->backlog > res->backlog ? r->backlog : res->backlog;
+        res->capture = res->capture || r->capture;
+    }
+    res->run_id = *first_id;
+    res->stats.elapsed_us = etl_now_us() - t0;
+    return rc;
+}
+
+static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
+{
+    unsigned long long batch = ETL_DEFAULT_BATCH;
+    unsigned long long max_rejects = ~0ULL;
+    unsigned long long st_ms = 0;
+    unsigned long long lock_ms = 0;
+    unsigned long long jobs = 1;
+    /* 0 rejects: stop at the first; 0 ms: the server's timeout (PostgreSQL's own meaning). */
+    if (number_option("batch-size", o->batch, 1, 100000000ULL, &batch) != ETL_OK ||
+        number_option("max-rejects", o->max_rejects, 0, ~0ULL - 1, &max_rejects) != ETL_OK ||
+        number_option("statement-timeout", o->statement_timeout, 0, 86400000ULL, &st_ms) !=
+            ETL_OK ||
+        number_option("lock-timeout", o->lock_timeout, 0, 86400000ULL, &lock_ms) != ETL_OK ||
+        number_option("jobs", o->jobs, 1, 64, &jobs) != ETL_OK)
+        return ETL_EXIT_USAGE;
+    etl_error err;
+    etl_error_clear(&err);
+    etl_config *config = NULL;
+    const etl_processor_cfg *p = NULL;
+    int rc = cli_load_processor(cli, processor, &config, &p, &err);
+    if (rc != ETL_OK) {
+        etl_config_free(config);
+        if (o->json)
+            cli_json_error(err.msg, etl_exit_status(err.code));
+        return cli_fail(&err);
+    }
+    const volatile sig_atomic_t *stop = cli_catch_stop();
+    etl_prod_cfg pc = {.source = cli->db,
+                       .target = o->target,
+                       .proc = p,
+                       .batch_size = (size_t)batch,
+                       .max_rejects = max_rejects == ~0ULL ? SIZE_MAX : (size_t)max_rejects,
+                       .dry_run = o->dry_run,
+                       .statement_timeout_ms = (long)st_ms,
+                       .lock_timeout_ms = (long)lock_ms,
+                       .progress = inplace_progress,
+                       .stop = stop,
+                       .log = &cli->log};
+    cli_progress bar;
+    char what[160];
+    snprintf(what, sizeof(what), "process %s", processor);
+    cli_progress_start(&bar, cli, what);
+    pc.progress_ctx = &bar;
+    etl_prod_result res;
+    long long first_id = 0;
+    long long last_id = 0;
+    if (jobs == 1) {
+        rc = etl_prod_run(&pc, &res, &err);
+        first_id = last_id = res.run_id;
+    } else {
+        rc = run_inplace_jobs(&pc, (int)jobs, &bar, &res, &first_id, &last_id, &err);
+    }
+    cli_progress_end(&bar);
+    const etl_run_stats *st = &res.stats;
+    double secs = (double)st->elapsed_us / 1e6;
+    double rate = secs > 0 ? (double)st->events / secs : 0;
+    if (o->json) {
+        /* Always one object, so a monitoring script can parse a failed run too. */
+        printf("{\"mode\":\"in-place\",\"processor\":");
+        etl_json_fput(stdout, p->name);
+        printf(",\"run_id\":%lld,\"last_run_id\":%lld,\"jobs\":%llu,\"dry_run\":%s,"
+               "\"capture\":%s,\"backlog\":%zu,\"submissions\":%zu,\"events\":%zu,"
+               "\"rejected\":%zu,\"rejected_by_reason\":{",
+               first_id, last_id, jobs, o->dry_run ? "true" : "false",
+               res.capture ? "true" : "false", res.backlog, st->submissions, st->events,
+               st->rejected);
+        for (size_t i = 0; i < ETL_MAX_REASONS && st->reasons[i].reason; i++)
+            printf("%s\"%s\":%zu", i ? "," : "", st->reasons[i].reason, st->reasons[i].count);
+        printf("},\"batches\":%zu,\"elapsed_s\":%.6f,\"events_per_s\":%.1f,"
+               "\"peak_rss_kib\":%ld,\"exit\":%d,\"error\":",
+               st->batches, secs, rate, st->peak_rss_kib,
+               rc != ETL_OK       ? etl_exit_status(rc)
+               : st->rejected > 0 ? ETL_EXIT_REJECTS
+                                  : ETL_EXIT_OK);
+        if (rc == ETL_OK)
+            printf("null}\n");
+        else {
+            etl_json_fput(stdout, err.msg);
+            printf("}\n");
+        }
+    } else if (rc == ETL_OK && cli->log.verbosity >= 0) {
+        char runs[64];
+        if (jobs == 1)
+            snprintf(runs, sizeof(runs), "run %lld", first_id);
+        else
+            snprintf(runs, sizeof(runs), "runs %lld-%lld (%llu workers)", first_id, last_id, jobs);
+        printf("%s %s of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
+               "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
+               o->dry_run ? "dry" : "in-place", runs, p->name, st->submissions, res.backlog,
+               res.capture ? "queued changes" : "waiting", st->rejected, st->events, st->batches,
+               secs, rate, (double)st->peak_rss_kib / 1024.0);
+        if (o->dry_run)
+            printf("dry run: everything was rolled back, nothing was recorded\n");
+    }
+    fflush(stdout);
+    etl_config_free(config);
+    if (rc == ETL_ERR_LOCKED && cli->log.verbosity < 0)
+        return ETL_EXIT_LOCKED; /* cron: an overlapping run is not news */
+    if (st->rejected > 0)
+        report_rejects(st, o->dry_run ? "dry run: not recorded"
+                                      : "they are in dwh.etl_rejects (`etl status`; after a fix, "
+                                        "`etl reprocess --rejected`)");
+    if (rc != ETL_OK)
+        return cli_fail(&err);
+    return st->rejected > 0 ? ETL_EXIT_REJECTS : ETL_EXIT_OK;
 }
 
 int cmd_process(int argc, char **argv, etl_cli *cli)
@@ -454,10 +576,6 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                              "process: with one argument (PROCESSOR) etl processes a database in "
                              "place and needs --db CONNINFO; for a scenario give SCENARIO "
                              "PROCESSOR");
-        if (o.jobs)
-            return cli_usage("process", "process: --jobs is for scenario runs; in place, start "
-                                        "several runs instead: with change capture they share "
-                                        "the queue");
         return process_in_place(cli, argv[optind], &o);
     }
     if (argc - optind != 2)

@@ -134,6 +134,17 @@ static int capture_mode(etl_db *src, bool *capture, etl_error *err)
     return rc;
 }
 
+int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err)
+{
+    etl_db *src = NULL;
+    *capture = false;
+    int rc = etl_prod_open(&src, cfg->source, cfg, err);
+    if (rc == ETL_OK)
+        rc = capture_mode(src, capture, err);
+    etl_db_close(src);
+    return rc;
+}
+
 static int sink_to_source(void *ctx, const char *data, size_t len, etl_error *err)
 {
     return etl_db_copy_put(ctx, data, len, err);

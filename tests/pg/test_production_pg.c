@@ -398,6 +398,32 @@ static void test_reject_limit_and_dry_run(void **state)
     reject_limit(true);
 }
 
+/*
+ * In place, --jobs N: N runs at once share the change queue, and together
+ * load what one run would.  Without capture runs go one at a time: refused.
+ */
+static void test_in_place_jobs(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_jobs");
+    etl_run run;
+    assert_int_equal(run_in_place(ci, "copy", "--jobs 2 --batch-size 40", &run), 0);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 300);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "jobs"), 2);
+    etl_run_release(&run);
+    assert_identical("prod_jobs", "two workers sharing the queue");
+    char *runs = query_on("prod_jobs", "SELECT count(*), sum(submissions), min(status), "
+                                       "max(status) FROM dwh.etl_runs");
+    assert_string_equal(runs, "2|300|succeeded|succeeded\n");
+    free(runs);
+    free(ci);
+    ci = fresh_app_mode("prod_jobs_nc", true);
+    assert_int_equal(run_in_place(ci, "copy", "--jobs 2", &run), 2);
+    assert_non_null(strstr(run.err.data, "--jobs needs change capture"));
+    etl_run_release(&run);
+    free(ci);
+}
+
 /* -q: silent on success; a run with rejects says so in one line (cron mails it). */
 static void test_quiet_reports_rejects_in_one_line(void **state)
 {
@@ -613,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_bad_submissions_are_rejected_with_reasons),
         cmocka_unit_test(test_reject_limit_and_dry_run),
         cmocka_unit_test(test_quiet_reports_rejects_in_one_line),
+        cmocka_unit_test(test_in_place_jobs),
         cmocka_unit_test(test_sigterm_rolls_back_the_open_batch),
         cmocka_unit_test(test_separate_target_database),
         cmocka_unit_test(test_init_and_process_errors),
