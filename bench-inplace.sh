@@ -6,7 +6,8 @@
 #                                     processed submissions (default 10000 100000 1000000);
 #                                     and of a run with nothing to do without change capture
 #   ./bench-inplace.sh first-run      a first in-place run of xlarge next to scenario mode
-#                                     (events/s, same server, alternating)
+#                                     (events/s, same server, alternating; JOBS=N for --jobs N
+#                                     on both sides)
 #   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
 #                                     one INSERT of 100,000 submissions, and 10,000 single-row
 #                                     INSERTs each in its own transaction (pgbench)
@@ -23,6 +24,7 @@ cd "$(dirname "$0")"
 
 ETL=${ETL:-./build/etl}
 RUNS=${RUNS:-3}
+JOBS=${JOBS:-1} # first-run: workers on both sides (scenario --jobs, in-place --jobs)
 DIR=${BENCH_DIR:-/var/tmp/etl-bench-inplace}
 BIN=${ETL_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 PGUSER_OS=postgres
@@ -145,15 +147,16 @@ first_run() {
     need_template xlarge
     local scen=() inplace=()
     for r in $(seq "$RUNS"); do
-        scen+=("$("$ETL" -q --db "$S" process xlarge copy --json | json_rate)")
+        scen+=("$("$ETL" -q --db "$S" process xlarge copy --jobs "$JOBS" --json | json_rate)")
         recreate first_run etl_tpl_xlarge
         "$ETL" -q --db "$(ci first_run)" init
-        inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --json | json_rate)")
+        inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --jobs "$JOBS" --json |
+            json_rate)")
     done
     local a b
     a=$(printf '%s\n' "${scen[@]}" | median)
     b=$(printf '%s\n' "${inplace[@]}" | median)
-    echo "first run of xlarge with copy, events/s (median of $RUNS, alternating):"
+    echo "first run of xlarge with copy --jobs $JOBS, events/s (median of $RUNS, alternating):"
     echo "  scenario mode   $a   (runs: ${scen[*]})"
     echo "  in place        $b   (runs: ${inplace[*]})"
     awk -v a="$a" -v b="$b" 'BEGIN {printf "  ratio           %.2f\n", b / a}'

@@ -49,7 +49,9 @@ static const char help[] =
     "  --runs N          runs per entry (default 3)\n"
     "  --budget S        seconds a processor may take over all its runs (default 300);\n"
     "                    a run past it is stopped and the processor reported as skipped\n"
-    "  --jobs N          passed to `etl process --jobs N` for the processors that take it\n"
+    "  --jobs N          passed to `etl process --jobs N` for the processors that take it;\n"
+    "                    raw-copy then loads the events in the same N parts over N\n"
+    "                    connections at once (the N-stream limit)\n"
     "  --json            print the result as JSON (what --baseline reads)\n"
     "  --baseline FILE   compare with a saved --json result of the same scenario (checked\n"
     "                    before anything runs): exit 9 if the events differ, or if a\n"
@@ -76,6 +78,7 @@ typedef struct bench_ctx {
     char exe[PATH_MAX];
     char tmpdir[PATH_MAX]; /* raw-copy's files, "" until exported */
     const char *jobs;
+    int parts; /* raw-copy's streams: --jobs N loads N parts at once, as N workers do */
     double budget_s;
     cli_progress progress;
     const volatile sig_atomic_t *stop; /* set by SIGINT or SIGTERM */
@@ -310,9 +313,10 @@ static int file_sink(void *ctx, const char *data, size_t len, etl_error *err)
     return ETL_OK;
 }
 
-static void raw_path(const bench_ctx *b, bool binary, char *out, size_t cap)
+/* Part k of the saved events (of b->parts). */
+static void raw_path(const bench_ctx *b, bool binary, int k, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/events.%s", b->tmpdir, binary ? "bin" : "txt");
+    snprintf(out, cap, "%s/events.%d.%s", b->tmpdir, k, binary ? "bin" : "txt");
 }
 
 /* Save the run database's events in both COPY formats for raw-copy. */
@@ -327,20 +331,23 @@ static int export_events(bench_ctx *b, etl_error *err)
     }
     etl_db *db = NULL;
     int rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
-    for (int binary = 0; binary < 2 && rc == ETL_OK; binary++) {
+    for (int i = 0; i < 2 * b->parts && rc == ETL_OK; i++) {
+        bool binary = i % 2;
+        int k = i / 2;
         char path[PATH_MAX + 16];
-        raw_path(b, binary, path, sizeof(path));
+        char sql[512];
+        raw_path(b, binary, k, path, sizeof(path));
+        /* The parts the --jobs workers take: by the last byte of the submission id. */
+        snprintf(sql, sizeof(sql),
+                 "COPY (SELECT " ETL_EVENT_COLUMNS " FROM dwh.response_events WHERE "
+                 "get_byte(uuid_send(submission_id), 15) %% %d = %d) TO STDOUT%s",
+                 b->parts, k, binary ? " (FORMAT binary)" : "");
         FILE *f = fopen(path, "w");
         if (!f) {
             rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
             break;
         }
-        rc = etl_db_copy_out(db,
-                             binary ? "COPY (SELECT " ETL_EVENT_COLUMNS
-                                      " FROM dwh.response_events) TO STDOUT (FORMAT binary)"
-                                    : "COPY (SELECT " ETL_EVENT_COLUMNS
-                                      " FROM dwh.response_events) TO STDOUT",
-                             file_sink, f, err);
+        rc = etl_db_copy_out(db, sql, file_sink, f, err);
         if (fclose(f) != 0 && rc == ETL_OK)
             rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
     }
@@ -354,22 +361,22 @@ static int fresh_run_db(bench_ctx *b, etl_error *err)
     return rc == ETL_OK ? cli_create_db(&b->session, b->run, b->tpl, b->scenario, err) : rc;
 }
 
-/* raw-copy: the saved events into an empty table with COPY alone, timed from BEGIN to COMMIT. */
-static int raw_copy(bench_ctx *b, bool binary, double *secs, etl_error *err)
+/*
+ * Load part k of the saved events with COPY alone, in a transaction of its
+ * own; with truncate, after a TRUNCATE in it, as a one-job scenario run does
+ * (see empty_target in pipeline.h), so the rows skip WAL.
+ */
+static int raw_copy_part(bench_ctx *b, bool binary, int k, bool truncate, etl_error *err)
 {
     char path[PATH_MAX + 16];
-    raw_path(b, binary, path, sizeof(path));
+    raw_path(b, binary, k, path, sizeof(path));
     etl_db *db = NULL;
-    int rc = fresh_run_db(b, err);
-    if (rc == ETL_OK)
-        rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
+    int rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
     FILE *f = rc == ETL_OK ? fopen(path, "r") : NULL;
     if (rc == ETL_OK && !f)
         rc = etl_error_set(err, ETL_ERR_IO, "bench: %s: %s", path, strerror(errno));
-    long long t0 = etl_now_us();
-    /* The same conditions the copy processors get in a scenario run (see pipeline.h). */
     if (rc == ETL_OK)
-        rc = etl_db_exec(db, "BEGIN; TRUNCATE dwh.response_events", err);
+        rc = etl_db_exec(db, truncate ? "BEGIN; TRUNCATE dwh.response_events" : "BEGIN", err);
     if (rc == ETL_OK)
         rc = etl_db_copy_begin(
             db,
@@ -384,10 +391,56 @@ static int raw_copy(bench_ctx *b, bool binary, double *secs, etl_error *err)
         rc = etl_db_copy_end(db, NULL, err);
     if (rc == ETL_OK)
         rc = etl_db_exec(db, "COMMIT", err);
-    *secs = (double)(etl_now_us() - t0) / 1e6;
     if (f)
         fclose(f);
     etl_db_close(db);
+    return rc;
+}
+
+/*
+ * raw-copy: the saved events into an empty table with COPY alone, timed from
+ * the first BEGIN to the last COMMIT.  With --jobs N, N parts over N
+ * connections at once (N processes), like the N workers; no TRUNCATE then,
+ * as they cannot either.
+ */
+static int raw_copy(bench_ctx *b, bool binary, double *secs, etl_error *err)
+{
+    int rc = fresh_run_db(b, err);
+    if (rc != ETL_OK)
+        return rc;
+    long long t0 = etl_now_us();
+    if (b->parts == 1) {
+        rc = raw_copy_part(b, binary, 0, true, err);
+        *secs = (double)(etl_now_us() - t0) / 1e6;
+        return rc;
+    }
+    pid_t pids[64];
+    int started = 0;
+    fflush(NULL);
+    for (int k = 0; k < b->parts; k++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            rc = etl_error_set(err, ETL_ERR_IO, "bench: fork: %s", strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            etl_error mine;
+            int part = raw_copy_part(b, binary, k, false, &mine);
+            if (part != ETL_OK)
+                etl_log_error("bench: raw-copy part %d of %d: %s", k + 1, b->parts, mine.msg);
+            _exit(part == ETL_OK ? 0 : 1); /* not exit(): the session is the parent's */
+        }
+        pids[started++] = pid;
+    }
+    for (int k = 0; k < started; k++) {
+        int status = 0;
+        while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
+            ;
+        if ((!WIFEXITED(status) || WEXITSTATUS(status) != 0) && rc == ETL_OK)
+            rc = etl_error_set(err, ETL_ERR_DB, "bench: raw-copy part %d of %d failed", k + 1,
+                               b->parts);
+    }
+    *secs = (double)(etl_now_us() - t0) / 1e6;
     return rc;
 }
 
@@ -555,9 +608,9 @@ static void remove_raw_files(bench_ctx *b)
 {
     if (!b->tmpdir[0])
         return;
-    for (int binary = 0; binary < 2; binary++) {
+    for (int i = 0; i < 2 * b->parts; i++) {
         char path[PATH_MAX + 16];
-        raw_path(b, binary, path, sizeof(path));
+        raw_path(b, i % 2, i / 2, path, sizeof(path));
         unlink(path);
     }
     rmdir(b->tmpdir);
@@ -648,6 +701,7 @@ int cmd_bench(int argc, char **argv, etl_cli *cli)
     b.cli = cli;
     b.scenario = argv[optind];
     b.jobs = o.jobs;
+    b.parts = (int)jobs;
     b.budget_s = (double)budget;
     cli_template_db(b.scenario, b.tpl, sizeof(b.tpl));
     cli_run_db(b.scenario, b.run, sizeof(b.run));

@@ -295,6 +295,12 @@ static void test_bench_agrees(void **state)
     if (strstr(run.out.data, "\"runs\":0") || !strstr(run.out.data, "\"reference\":\"raw-copy-"))
         fail_msg("an entry did not run, or no reference:\n%s", run.out.data);
     etl_run_release(&run);
+    /* --jobs 3: the references load the events in 3 parts at once, all of them (checksum). */
+    const char *jobs[] = {"--db", server.conninfo, "bench", "small",  "copy", "--runs",
+                          "1",    "--jobs",        "3",     "--json", NULL};
+    etl_ok(jobs, &run);
+    assert_int_equal((long)etl_test_json_number(run.out.data, "events"), want);
+    etl_run_release(&run);
 }
 
 /* Two processors that load different events make bench fail, naming them. */
