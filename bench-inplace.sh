@@ -25,6 +25,7 @@ cd "$(dirname "$0")"
 ETL=${ETL:-./build/etl}
 RUNS=${RUNS:-3}
 JOBS=${JOBS:-1} # first-run: workers on both sides (scenario --jobs, in-place --jobs)
+INPLACE_ARGS=${INPLACE_ARGS:-} # first-run: more options for the in-place side (--batch-size N)
 DIR=${BENCH_DIR:-/var/tmp/etl-bench-inplace}
 BIN=${ETL_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 PGUSER_OS=postgres
@@ -150,13 +151,15 @@ first_run() {
         scen+=("$("$ETL" -q --db "$S" process xlarge copy --jobs "$JOBS" --json | json_rate)")
         recreate first_run etl_tpl_xlarge
         "$ETL" -q --db "$(ci first_run)" init
-        inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --jobs "$JOBS" --json |
-            json_rate)")
+        # shellcheck disable=SC2086 # INPLACE_ARGS is a list of options
+        inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --jobs "$JOBS" \
+            $INPLACE_ARGS --json | json_rate)")
     done
     local a b
     a=$(printf '%s\n' "${scen[@]}" | median)
     b=$(printf '%s\n' "${inplace[@]}" | median)
-    echo "first run of xlarge with copy --jobs $JOBS, events/s (median of $RUNS, alternating):"
+    echo "first run of xlarge with copy --jobs $JOBS $INPLACE_ARGS, events/s (median of $RUNS," \
+        "alternating):"
     echo "  scenario mode   $a   (runs: ${scen[*]})"
     echo "  in place        $b   (runs: ${inplace[*]})"
     awk -v a="$a" -v b="$b" 'BEGIN {printf "  ratio           %.2f\n", b / a}'
