@@ -313,6 +313,9 @@ static int file_sink(void *ctx, const char *data, size_t len, etl_error *err)
     return ETL_OK;
 }
 
+/* A raw-copy file's path: tmpdir, "/events.", the part, ".bin". */
+#define RAW_PATH_MAX (PATH_MAX + 48)
+
 /* Part k of the saved events (of b->parts). */
 static void raw_path(const bench_ctx *b, bool binary, int k, char *out, size_t cap)
 {
@@ -334,7 +337,7 @@ static int export_events(bench_ctx *b, etl_error *err)
     for (int i = 0; i < 2 * b->parts && rc == ETL_OK; i++) {
         bool binary = i % 2;
         int k = i / 2;
-        char path[PATH_MAX + 16];
+        char path[RAW_PATH_MAX];
         char sql[512];
         raw_path(b, binary, k, path, sizeof(path));
         /* The parts the --jobs workers take: by the last byte of the submission id. */
@@ -368,7 +371,7 @@ static int fresh_run_db(bench_ctx *b, etl_error *err)
  */
 static int raw_copy_part(bench_ctx *b, bool binary, int k, bool truncate, etl_error *err)
 {
-    char path[PATH_MAX + 16];
+    char path[RAW_PATH_MAX];
     raw_path(b, binary, k, path, sizeof(path));
     etl_db *db = NULL;
     int rc = etl_db_open(&db, b->session.conninfo, b->run, &b->cli->log, err);
@@ -609,7 +612,7 @@ static void remove_raw_files(bench_ctx *b)
     if (!b->tmpdir[0])
         return;
     for (int i = 0; i < 2 * b->parts; i++) {
-        char path[PATH_MAX + 16];
+        char path[RAW_PATH_MAX];
         raw_path(b, i % 2, i / 2, path, sizeof(path));
         unlink(path);
     }
