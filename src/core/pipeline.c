@@ -251,7 +251,6 @@ static int past_reject_limit(run *r, etl_error *err)
 {
     if (r->stats->rejected <= r->cfg->max_rejects)
         return ETL_OK;
-    report_rejects_hidden(r->cfg->log, r->shown);
     return etl_error_set(err, ETL_ERR_REJECTS,
                          "more than %zu submissions rejected (--max-rejects): stopped after "
                          "committing the batch in which that happened; its rejects are in "
@@ -430,10 +429,10 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
         goto out;
     rc = batch_commit(&r, err);
     debug_mem(cfg->log, "commit", nbatch);
-    report_rejects_hidden(cfg->log, r.shown);
     if (rc == ETL_OK)
         rc = past_reject_limit(&r, err);
 out:
+    report_rejects_hidden(cfg->log, r.shown); /* once, however the run ends */
     batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();

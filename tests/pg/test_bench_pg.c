@@ -46,10 +46,8 @@ static int group_setup(void **state)
     etl_test_server_dir("bench-tmp", tmpdir, sizeof(tmpdir));
     mkdir(tmpdir, 0700);
     setenv("TMPDIR", tmpdir, 1);
-    const char *g[] = {"--db", server.conninfo, "-q", "generate", "small", NULL};
+    etl_test_generate(&server, "small");
     etl_run run;
-    etl_ok(g, &run);
-    etl_run_release(&run);
     /* The events every processor loads on small, as a baseline records them. */
     const char *b[] = {"--db", server.conninfo, "bench", "small", "copy", "--runs",
                        "1",    "--json",        NULL};

@@ -56,20 +56,7 @@ static char *query_on(const char *dbname, const char *sql)
  */
 static char *fresh_app_mode(const char *name, bool no_capture)
 {
-    char sql[512];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    exec_on(NULL, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE etl_tpl_medium STRATEGY FILE_COPY",
-             name);
-    exec_on(NULL, sql);
-    char *ci = conninfo_for(name);
-    const char *args[] = {"--db", ci, "init", "-q", no_capture ? "--no-capture" : NULL, NULL};
-    etl_run run;
-    etl_test_run(&run, args);
-    if (run.status != 0)
-        fail_msg("init %s: %s", name, run.err.data);
-    etl_run_release(&run);
-    return ci;
+    return etl_test_fresh_app(&server, name, "medium", no_capture);
 }
 
 static char *fresh_app(const char *name)
@@ -388,6 +375,15 @@ static void reject_limit(bool no_capture)
     free(n);
     assert_int_equal(run_in_place(ci, "copy", "--max-rejects 0", NULL), 0);
     assert_identical(db, "after --max-rejects 0");
+
+    /* More rejects than are listed: the count of the rest is said once, not twice. */
+    exec_on(db, "INSERT INTO app.submissions SELECT gen_random_uuid(), form_id, user_id, "
+                "'[2]', now() FROM app.submissions LIMIT 12");
+    assert_int_equal(run_in_place(ci, "copy", "--max-rejects 0", &run), 8);
+    const char *more = strstr(run.err.data, "... and 2 more rejected submissions");
+    if (!more || strstr(more + 1, "... and 2 more"))
+        fail_msg("the hidden rejects should be counted once:\n%s", run.err.data);
+    etl_run_release(&run);
     free(ci);
 }
 

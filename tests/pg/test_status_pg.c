@@ -37,20 +37,7 @@ static void exec_on(const char *dbname, const char *sql)
 /* A fresh copy of the small application database, initialised with change capture. */
 static char *fresh_app(const char *name)
 {
-    char sql[512];
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    exec_on(NULL, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE etl_tpl_small STRATEGY FILE_COPY",
-             name);
-    exec_on(NULL, sql);
-    char *ci = etl_test_conninfo_for(&server, name);
-    const char *args[] = {"--db", ci, "init", "-q", NULL};
-    etl_run run;
-    etl_test_run(&run, args);
-    if (run.status != 0)
-        fail_msg("init %s: %s", name, run.err.data);
-    etl_run_release(&run);
-    return ci;
+    return etl_test_fresh_app(&server, name, "small", false);
 }
 
 /* etl --db ci ARGS... (NULL-terminated); the exit status; run released unless out. */
@@ -117,12 +104,7 @@ static int group_setup(void **state)
 {
     (void)state;
     etl_test_server_start(&server, SERVER_NAME);
-    const char *g[] = {"--db", server.conninfo, "generate", "small", "-q", NULL};
-    etl_run run;
-    etl_test_run(&run, g);
-    if (run.status != 0)
-        fail_msg("generate small: %s", run.err.data);
-    etl_run_release(&run);
+    etl_test_generate(&server, "small");
     return 0;
 }
 

@@ -296,3 +296,32 @@ double etl_test_json_number(const char *json, const char *key)
     const char *p = strstr(json, pat);
     return p ? strtod(p + strlen(pat), NULL) : -1;
 }
+
+void etl_test_generate(const etl_test_server *s, const char *scenario)
+{
+    const char *args[] = {"--db", s->conninfo, "-q", "generate", scenario, NULL};
+    etl_run run;
+    etl_test_run(&run, args);
+    if (run.status != 0)
+        fail_msg("generate %s: exit %d\n%s", scenario, run.status, run.err.data);
+    etl_run_release(&run);
+}
+
+char *etl_test_fresh_app(const etl_test_server *s, const char *name, const char *scenario,
+                         bool no_capture)
+{
+    char sql[512];
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+    etl_test_exec_on(s, NULL, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE \"etl_tpl_%s\" STRATEGY FILE_COPY",
+             name, scenario);
+    etl_test_exec_on(s, NULL, sql);
+    char *ci = etl_test_conninfo_for(s, name);
+    const char *args[] = {"--db", ci, "-q", "init", no_capture ? "--no-capture" : NULL, NULL};
+    etl_run run;
+    etl_test_run(&run, args);
+    if (run.status != 0)
+        fail_msg("init %s: %s", name, run.err.data);
+    etl_run_release(&run);
+    return ci;
+}

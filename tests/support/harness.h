@@ -70,6 +70,16 @@ void etl_test_exec_on(const etl_test_server *s, const char *dbname, const char *
 /* etl_test_query_text on a connection of its own to dbname (caller frees). */
 char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char *sql);
 
+/* `etl --db <s> -q generate scenario`, failing the test if it fails. */
+void etl_test_generate(const etl_test_server *s, const char *scenario);
+/*
+ * A fresh application database name on s, cloned from the template of
+ * scenario, with `etl init` run on it (--no-capture if asked); returns its
+ * conninfo (caller frees).
+ */
+char *etl_test_fresh_app(const etl_test_server *s, const char *name, const char *scenario,
+                         bool no_capture);
+
 /* Sleep for ms milliseconds; a monotonic clock in milliseconds. */
 void etl_test_sleep_ms(long ms);
 long long etl_test_now_ms(void);
