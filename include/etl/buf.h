@@ -41,4 +41,12 @@ char *etl_buf_detach(etl_buf *b);
  */
 int etl_buf_put_copy_text(etl_buf *b, const char *s, size_t len);
 
+/*
+ * Append the names of n table entries as "a, b, c" to out and return its
+ * text ("none" for no entries).  items is an array of n structs of `stride`
+ * bytes whose first member is the name (a `const char *` or `char *`): a
+ * registry or config table.  For "unknown X 'y' (valid: ...)" messages.
+ */
+const char *etl_buf_names(etl_buf *out, const void *items, size_t n, size_t stride);
+
 #endif

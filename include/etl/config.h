@@ -1,9 +1,9 @@
 /*
  * Scenario and processor definitions, parsed from YAML into plain structs.
  * The parser knows the schema of each file: unknown keys, wrong types and
- * YAML aliases are errors naming file, line and column.  Names of
- * strategies are checked against the registries here, so a typo fails at
- * load time with the list of valid names.
+ * YAML aliases are errors naming file, line and column.  It knows no
+ * strategy: the names a processor gives are checked against the registries
+ * by etl_runner_check_config (etl/runner.h), with the positions kept here.
  */
 #ifndef ETL_CONFIG_H
 #define ETL_CONFIG_H
@@ -12,17 +12,26 @@
 
 #include "etl/error.h"
 
+/* Where a value stands in its file (1-based); line 0: not given. */
+typedef struct etl_cfg_pos {
+    size_t line, col;
+} etl_cfg_pos;
+
 typedef struct etl_processor_cfg {
     char *name;
     char *description;
-    char *extractor;      /* registry name */
+    char *runner;         /* runner registry name, "staged" unless given */
+    char *extractor;      /* registry name, NULL if not given */
     char *transformer;    /* registry name, "flatten" unless given */
-    char *loader;         /* registry name */
+    char *loader;         /* registry name, NULL if not given */
     size_t extract_batch; /* submissions per batch */
     size_t load_batch;    /* events per statement or COPY flush */
     size_t form_cache;    /* forms kept in the path-map LRU */
     size_t max_depth;     /* nesting levels allowed in responses */
     size_t max_bytes;     /* bytes of responses allowed; larger ones are rejected */
+    /* For messages: the file, and where the definition and each name stand. */
+    char *file;
+    etl_cfg_pos at, runner_at, extractor_at, transformer_at, loader_at;
 } etl_processor_cfg;
 
 typedef struct etl_scenario_cfg {
@@ -66,21 +75,5 @@ int etl_config_parse_processors(etl_config *c, const char *file, const char *tex
 
 const etl_scenario_cfg *etl_config_scenario(const etl_config *c, const char *name);
 const etl_processor_cfg *etl_config_processor(const etl_config *c, const char *name);
-
-/*
- * Read a whole file into a NUL-terminated heap buffer (caller frees).
- * ETL_ERR_CONFIG naming the file when it cannot be read.
- */
-int etl_read_file(const char *path, char **out, size_t *len, etl_error *err);
-
-/*
- * The one range-checking number parser for options and config values:
- * a whole decimal number in [min, max], nothing else.  0 or -1.
- */
-int etl_parse_ull(const char *s, unsigned long long min, unsigned long long max,
-                  unsigned long long *out);
-
-/* 1-based line and column of byte offset `at` in text, for messages. */
-void etl_text_position(const char *text, size_t at, size_t *line, size_t *col);
 
 #endif

@@ -33,11 +33,6 @@ typedef struct etl_gen_hooks {
     void *ctx;
 } etl_gen_hooks;
 
-/* The DDL for the app and dwh schemas (idempotent where PostgreSQL allows). */
-extern const char etl_schema_app_sql[];
-extern const char etl_schema_app_constraints_sql[];
-extern const char etl_schema_dwh_sql[];
-
 /*
  * Fill an empty database (db) with both schemas and the scenario's data, in
  * one transaction: on any error nothing is left in it.  config_dir locates

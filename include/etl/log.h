@@ -24,19 +24,4 @@ void etl_log_verbose(const etl_log *log, const char *fmt, ...)
 /* Always printed, even when quiet: errors must be loud. */
 void etl_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Resident set size now and at its peak, in KiB (0 if unknown). */
-long etl_mem_current_kib(void);
-/* Resident memory of process pid (0: this one), 0 if it cannot be read. */
-long etl_mem_rss_kib_of(int pid);
-long etl_mem_peak_kib(void);
-
-/* Now as timestamptz text in UTC with microseconds ("2026-01-01 00:00:00.000000+00"). */
-void etl_utc_now(char *out, size_t cap);
-
-/* Monotonic clock in microseconds. */
-long long etl_now_us(void);
-
-/* Write s as a JSON string literal (quotes, escapes) to out: the one JSON writer of etl. */
-void etl_json_fput(FILE *out, const char *s);
-
 #endif

@@ -1,7 +1,7 @@
 /*
- * The registries: one const table per stage kind, {name, constructor,
- * summary}, alphabetical.  Lookup is an exact strcmp; `etl list` prints
- * straight from these tables.
+ * The stage registries: one const table per stage kind, {name, constructor,
+ * summary}, alphabetical (the runners have theirs in etl/runner.h).  Lookup is an exact strcmp;
+ * `etl list` prints straight from these tables.
  */
 #ifndef ETL_REGISTRY_H
 #define ETL_REGISTRY_H
@@ -13,7 +13,6 @@
 #include "etl/loader.h"
 #include "etl/transformer.h"
 
-/* ctor is NULL for "in-db", which is not a stage: the pipeline runs one SQL statement instead. */
 typedef struct etl_extractor_entry {
     const char *name;
     etl_extractor_ctor ctor;

@@ -7,6 +7,7 @@
  */
 #include "bench.h"
 #include "etl/log.h"
+#include "json_out.h"
 
 #include <errno.h>
 #include <math.h>

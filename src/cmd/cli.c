@@ -7,6 +7,9 @@
  * knows what is ours on a shared server.
  */
 #include "cmd.h"
+#include "etl/runner.h"
+#include "etl/text.h"
+#include "json_out.h"
 #include "exitcodes.h"
 
 #include <signal.h>
@@ -369,7 +372,12 @@ int cli_load_config(const etl_cli *cli, etl_config **out, etl_error *err)
         dir =
             access("scenarios/" ETL_SCENARIOS_FILE, R_OK) == 0 ? "scenarios" : ETL_SOURCE_SCENARIOS;
     }
-    return etl_config_load(out, dir, err);
+    int rc = etl_config_load(out, dir, err);
+    if (rc == ETL_OK && (rc = etl_runner_check_config(*out, err)) != ETL_OK) {
+        etl_config_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_cfg **out,

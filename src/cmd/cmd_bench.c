@@ -31,6 +31,9 @@
 #include "exitcodes.h"
 #include "progress.h"
 #include "etl/loader.h"
+#include "etl/clock.h"
+#include "etl/mem.h"
+#include "etl/text.h"
 
 #include "banned.h"
 

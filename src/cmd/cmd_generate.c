@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "exitcodes.h"
 #include "etl/generate.h"
+#include "etl/text.h"
 #include "progress.h"
 
 #include "banned.h"

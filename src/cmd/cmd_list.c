@@ -8,12 +8,14 @@
 #include "cmd.h"
 #include "exitcodes.h"
 #include "etl/registry.h"
+#include "etl/runner.h"
 
 #include "banned.h"
 
 static const char help[] = "Usage: etl list\n\n"
-                           "List the scenarios and processors (from the scenarios directory) and\n"
-                           "the extractor, transformer and loader strategies compiled in.\n\n";
+                           "List the scenarios and processors (from the scenarios directory), and\n"
+                           "the runners and the extractor, transformer and loader strategies\n"
+                           "compiled in.\n\n";
 
 int cmd_list(int argc, char **argv, etl_cli *cli)
 {
@@ -40,10 +42,17 @@ int cmd_list(int argc, char **argv, etl_cli *cli)
     for (size_t i = 0; i < config->nprocessors; i++) {
         const etl_processor_cfg *p = &config->processors[i];
         char parts[96];
-        snprintf(parts, sizeof(parts), "%s + %s", p->extractor, p->loader);
+        if (p->extractor && p->loader)
+            snprintf(parts, sizeof(parts), "%s + %s", p->extractor, p->loader);
+        else
+            snprintf(parts, sizeof(parts), "runner %s", p->runner);
         printf("  %-18s %-22s %s\n", p->name, parts, p->description ? p->description : "");
     }
     size_t n;
+    const etl_runner_entry *rs = etl_registry_runners(&n);
+    printf("runners:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  %-18s %s\n", rs[i].name, rs[i].summary);
     const etl_extractor_entry *xs = etl_registry_extractors(&n);
     printf("extractors:\n");
     for (size_t i = 0; i < n; i++)

@@ -22,6 +22,9 @@
 #include "exitcodes.h"
 #include "etl/pipeline.h"
 #include "etl/production.h"
+#include "etl/clock.h"
+#include "etl/text.h"
+#include "json_out.h"
 #include "progress.h"
 
 #include "banned.h"
@@ -62,6 +65,14 @@ static const char help[] =
     "holds the lock (without capture); 7 interrupted; 8 too many rejects; see\n"
     "docs/cli.md for all.\n\n";
 
+static void json_or_null(const char *s)
+{
+    if (s)
+        etl_json_fput(stdout, s);
+    else
+        fputs("null", stdout);
+}
+
 static void print_summary(const char *scenario, const etl_processor_cfg *p, const etl_run_stats *st,
                           const char *db, bool json)
 {
@@ -72,10 +83,12 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
         etl_json_fput(stdout, scenario);
         printf(",\"processor\":");
         etl_json_fput(stdout, p->name);
+        printf(",\"runner\":");
+        etl_json_fput(stdout, p->runner);
         printf(",\"extractor\":");
-        etl_json_fput(stdout, p->extractor);
+        json_or_null(p->extractor);
         printf(",\"loader\":");
-        etl_json_fput(stdout, p->loader);
+        json_or_null(p->loader);
         printf(",\"database\":");
         etl_json_fput(stdout, db);
         printf(",\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,\"elapsed_s\":%.6f,"
@@ -84,7 +97,10 @@ static void print_summary(const char *scenario, const etl_processor_cfg *p, cons
         return;
     }
     printf("scenario     %s (database %s)\n", scenario, db);
-    printf("processor    %s (extractor %s, loader %s)\n", p->name, p->extractor, p->loader);
+    if (p->extractor && p->loader)
+        printf("processor    %s (extractor %s, loader %s)\n", p->name, p->extractor, p->loader);
+    else
+        printf("processor    %s (runner %s)\n", p->name, p->runner);
     printf("submissions  %zu read, %zu rejected\n", st->submissions, st->rejected);
     printf("events       %zu written\n", st->events);
     printf("elapsed      %.3f s\n", secs);

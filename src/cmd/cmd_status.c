@@ -13,6 +13,8 @@
 #include "exitcodes.h"
 #include "etl/config.h"
 #include "etl/production.h"
+#include "etl/text.h"
+#include "json_out.h"
 
 #include "banned.h"
 

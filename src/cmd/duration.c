@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "etl/config.h"
+#include "etl/text.h"
 
 #include "banned.h"
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "etl/log.h"
+#include "etl/clock.h"
 
 #include "banned.h"
 

@@ -6,7 +6,8 @@
  * and they are how "billion laughs" documents blow up memory.
  */
 #include "etl/config.h"
-#include "etl/registry.h"
+#include "etl/buf.h"
+#include "etl/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -340,6 +341,8 @@ static void processor_release(etl_processor_cfg *p)
 {
     free(p->name);
     free(p->description);
+    free(p->file);
+    free(p->runner);
     free(p->extractor);
     free(p->transformer);
     free(p->loader);
@@ -418,46 +421,19 @@ int etl_config_parse_scenarios(etl_config *c, const char *file, const char *text
     return rc;
 }
 
-/* A strategy name must be in its registry; the message lists the valid ones. */
-static int check_strategy(const reader *r, const ynode *v, const char *kind, const char *name)
+/* Where key's value stands in map (line 0: not given). */
+static etl_cfg_pos pos_of(const ynode *map, const char *key)
 {
-    size_t n = 0;
-    etl_buf names = ETL_BUF_INIT;
-    int found = 0;
-    if (strcmp(kind, "extractor") == 0) {
-        const etl_extractor_entry *e = etl_registry_extractors(&n);
-        for (size_t i = 0; i < n; i++) {
-            found |= strcmp(e[i].name, name) == 0;
-            etl_buf_printf(&names, "%s%s", i ? ", " : "", e[i].name);
-        }
-    } else if (strcmp(kind, "loader") == 0) {
-        const etl_loader_entry *e = etl_registry_loaders(&n);
-        for (size_t i = 0; i < n; i++) {
-            found |= strcmp(e[i].name, name) == 0;
-            etl_buf_printf(&names, "%s%s", i ? ", " : "", e[i].name);
-        }
-    } else {
-        const etl_transformer_entry *e = etl_registry_transformers(&n);
-        for (size_t i = 0; i < n; i++) {
-            found |= strcmp(e[i].name, name) == 0;
-            etl_buf_printf(&names, "%s%s", i ? ", " : "", e[i].name);
-        }
-    }
-    int rc = ETL_OK;
-    if (!found) {
-        char what[128];
-        snprintf(what, sizeof(what), "unknown %s '%s'", kind, name);
-        rc = bad(r, v, "%s (valid: %s)", what, names.data ? names.data : "none");
-    }
-    etl_buf_release(&names);
-    return rc;
+    const ynode *v = get(map, key);
+    etl_cfg_pos at = {v ? v->line : 0, v ? v->col : 0};
+    return at;
 }
 
 static int read_processor(const reader *r, const ynode *key, const ynode *v, etl_processor_cfg *p)
 {
-    static const char *const known[] = {"description",   "extractor",  "transformer", "loader",
-                                        "extract_batch", "load_batch", "form_cache",  "max_depth",
-                                        "max_bytes",     NULL};
+    static const char *const known[] = {"description", "runner",        "extractor",  "transformer",
+                                        "loader",      "extract_batch", "load_batch", "form_cache",
+                                        "max_depth",   "max_bytes",     NULL};
     char what[160];
     snprintf(what, sizeof(what), "processor '%s'", key->value);
     int rc = want_map(r, v, what);
@@ -466,8 +442,10 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     if (rc != ETL_OK)
         return rc;
     p->name = strdup(key->value);
+    p->file = strdup(r->file);
+    p->runner = strdup("staged");
     p->transformer = strdup("flatten");
-    if (!p->name || !p->transformer)
+    if (!p->name || !p->file || !p->runner || !p->transformer)
         return etl_error_set(r->err, ETL_ERR_NOMEM, "out of memory");
     p->extract_batch = 500;
     p->load_batch = 500;
@@ -475,6 +453,7 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     p->max_depth = 64;
     p->max_bytes = 16U << 20;
     if ((rc = get_string(r, v, "description", &p->description)) != ETL_OK ||
+        (rc = get_string(r, v, "runner", &p->runner)) != ETL_OK ||
         (rc = get_string(r, v, "extractor", &p->extractor)) != ETL_OK ||
         (rc = get_string(r, v, "transformer", &p->transformer)) != ETL_OK ||
         (rc = get_string(r, v, "loader", &p->loader)) != ETL_OK ||
@@ -484,17 +463,12 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
         (rc = get_size(r, v, "max_depth", 1, 100000, &p->max_depth)) != ETL_OK ||
         (rc = get_size(r, v, "max_bytes", 1, (size_t)1 << 30, &p->max_bytes)) != ETL_OK)
         return rc;
-    if (!p->extractor)
-        return bad(r, v, "%s has no 'extractor'", what);
-    if (!p->loader)
-        return bad(r, v, "%s has no 'loader'", what);
-    if ((rc = check_strategy(r, get(v, "extractor"), "extractor", p->extractor)) != ETL_OK ||
-        (rc = check_strategy(r, get(v, "loader"), "loader", p->loader)) != ETL_OK)
-        return rc;
-    if ((strcmp(p->extractor, "in-db") == 0) != (strcmp(p->loader, "in-db") == 0))
-        return bad(r, v, "%s: the in-db extractor and the in-db loader only work together", what);
-    if (get(v, "transformer"))
-        rc = check_strategy(r, get(v, "transformer"), "transformer", p->transformer);
+    etl_cfg_pos at = {key->line, key->col};
+    p->at = at;
+    p->runner_at = pos_of(v, "runner");
+    p->extractor_at = pos_of(v, "extractor");
+    p->transformer_at = pos_of(v, "transformer");
+    p->loader_at = pos_of(v, "loader");
     return rc;
 }
 

@@ -5,6 +5,7 @@
  * Nothing here retries: the callers decide what a failure means.
  */
 #include "etl/db.h"
+#include "etl/clock.h"
 
 #include <errno.h>
 #include <libpq-fe.h>

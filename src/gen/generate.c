@@ -8,6 +8,9 @@
  */
 #include "etl/generate.h"
 #include "etl/flatten.h"
+#include "etl/clock.h"
+#include "etl/text.h"
+#include "etl/schema.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -15,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../gen/prng.h"
+#include "prng.h"
 #include "banned.h"
 
 #define COPY_FLUSH_BYTES ((size_t)64 * 1024)

@@ -1,5 +1,5 @@
-/* Binary COPY encoding; see include/etl/copybin.h. */
-#include "etl/copybin.h"
+/* Binary COPY encoding; see copybin.h. */
+#include "copybin.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
  * submission, not once per event.  Binary spares the server parsing uuids
  * and timestamps from text, the largest part of its cost for this table.
  */
-#include "etl/copybin.h"
+#include "copybin.h"
 #include "etl/loader.h"
 #include "load.h"
 

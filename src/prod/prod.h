@@ -1,7 +1,8 @@
 /*
- * Private to src/prod/: what production mode's files share.  capture.c owns
- * the change capture on the source (schema etl: the queue and its
- * triggers); production.c runs, initialises, reports and requeues; verify.c
+ * Private to src/prod/: what production mode's files share.  session.c
+ * opens connections and holds the shared queries; capture.c owns the change
+ * capture on the source (schema etl: the queue and its triggers);
+ * production.c runs, initialises, reports and requeues; verify.c
  * recomputes and compares.
  */
 #ifndef ETL_PROD_PRIVATE_H

@@ -27,7 +27,10 @@
  */
 #include "etl/production.h"
 #include "etl/db.h"
-#include "etl/generate.h"
+#include "etl/runner.h"
+#include "etl/clock.h"
+#include "etl/mem.h"
+#include "etl/schema.h"
 #include "prod.h"
 
 #include <stdint.h>
@@ -61,51 +64,6 @@ typedef struct prod {
     char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
     char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
 } prod;
-
-int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
-                   size_t cap, etl_error *err)
-{
-    etl_result *r = NULL;
-    int rc = etl_db_query(db, sql, nparams, params, &r, err);
-    if (rc != ETL_OK)
-        return rc;
-    snprintf(out, cap, "%s",
-             etl_result_rows(r) > 0 && !etl_result_is_null(r, 0, 0) ? etl_result_get(r, 0, 0) : "");
-    etl_result_free(r);
-    return ETL_OK;
-}
-
-int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err)
-{
-    int rc = etl_db_open(out, conninfo, NULL, cfg->log, err);
-    if (rc == ETL_OK)
-        rc = etl_db_set_timeouts(*out, cfg->statement_timeout_ms, cfg->lock_timeout_ms, err);
-    /*
-     * A run keeps transactions open while it works elsewhere (the claim, the
-     * cursor).  A server-wide idle_in_transaction_session_timeout shorter
-     * than a batch would cut them every time, and no run would ever finish:
-     * raise it to an hour for etl's sessions, no further, so that a hung etl
-     * still lets go of its snapshot and locks.
-     */
-    if (rc == ETL_OK)
-        rc = etl_db_exec(*out,
-                         "SELECT set_config('idle_in_transaction_session_timeout', '3600000', "
-                         "false) FROM pg_settings WHERE name = "
-                         "'idle_in_transaction_session_timeout' AND setting::bigint BETWEEN 1 "
-                         "AND 3599999",
-                         err);
-    /*
-     * A killed etl whose backend waits (on a lock, in a long statement) would
-     * otherwise keep its run lock, and look alive to `status`, until the
-     * wait ends: have the server look for the client every 10 s (14 and up).
-     */
-    if (rc == ETL_OK)
-        rc = etl_db_exec(*out,
-                         "SELECT set_config('client_connection_check_interval', '10000', false) "
-                         "FROM pg_settings WHERE name = 'client_connection_check_interval'",
-                         err);
-    return rc;
-}
 
 static int ensure_initialised(etl_db *tgt, etl_error *err)
 {
@@ -143,37 +101,6 @@ int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err)
         rc = capture_mode(src, capture, err);
     etl_db_close(src);
     return rc;
-}
-
-static int sink_to_source(void *ctx, const char *data, size_t len, etl_error *err)
-{
-    return etl_db_copy_put(ctx, data, len, err);
-}
-
-int etl_prod_copy_ledger(etl_db *src, etl_db *ledger, bool cross, etl_error *err)
-{
-    int rc = etl_db_exec(src,
-                         "CREATE TEMP TABLE IF NOT EXISTS etl_done (id uuid PRIMARY KEY); "
-                         "TRUNCATE etl_done",
-                         err);
-    if (rc == ETL_OK && !cross)
-        rc = etl_db_exec(
-            src, "INSERT INTO pg_temp.etl_done SELECT submission_id FROM dwh.etl_processed", err);
-    if (rc == ETL_OK && cross) {
-        rc = etl_db_copy_begin(src, "COPY pg_temp.etl_done FROM STDIN", err);
-        if (rc == ETL_OK) {
-            rc = etl_db_copy_out(ledger, "COPY dwh.etl_processed (submission_id) TO STDOUT",
-                                 sink_to_source, src, err);
-            etl_error ignored;
-            int end = etl_db_copy_end(src, rc == ETL_OK ? NULL : "ledger copy failed",
-                                      rc == ETL_OK ? err : &ignored);
-            if (rc == ETL_OK)
-                rc = end;
-        }
-    }
-    if (rc == ETL_OK)
-        rc = etl_db_exec(src, "ANALYZE pg_temp.etl_done", err);
-    return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot list the processed submissions");
 }
 
 int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err)
@@ -662,6 +589,12 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
 int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
 {
     memset(out, 0, sizeof(*out));
+    const etl_runner_entry *runner = etl_registry_find_runner(cfg->proc->runner);
+    if (runner && !runner->stages)
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "processor %s runs in scenario mode only: the %s runner records no "
+                             "per-submission bookkeeping; use copy for in-place runs",
+                             cfg->proc->name, runner->name);
     prod p;
     memset(&p, 0, sizeof(p));
     p.cfg = cfg;

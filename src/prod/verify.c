@@ -18,6 +18,7 @@
  */
 #include "etl/production.h"
 #include "etl/db.h"
+#include "etl/clock.h"
 #include "prod.h"
 
 #include <stdint.h>
@@ -110,8 +111,10 @@ static int pass(verify *v, etl_db *src, etl_db *tgt, const char *filter, const c
     const etl_verify_cfg *cfg = v->cfg;
     etl_processor_cfg proc = *cfg->proc;
     /* Whatever the processor streams with, verify streams: its memory stays bounded. */
+    char runner[] = "staged";
     char extractor[] = "chunked";
     char loader[] = "copy";
+    proc.runner = runner;
     proc.extractor = extractor;
     proc.loader = loader;
     char processed_on[64];

@@ -13,23 +13,6 @@
 
 #include "banned.h"
 
-const char *etl_answer_type_name(etl_answer_type t)
-{
-    static const char *const names[] = {"number", "text", "boolean", "date"};
-    return (unsigned)t < 4 ? names[t] : "?";
-}
-
-int etl_answer_type_parse(const char *s, etl_answer_type *out)
-{
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(s, etl_answer_type_name((etl_answer_type)i)) == 0) {
-            *out = (etl_answer_type)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 /*
  * A JSON number as digits x 10^exp: the digits of its integer and fraction
  * parts read as one string, from first to last (exclusive) significant

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "etl/config.h"
+#include "etl/runner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         etl_error_clear(&err);
         int rc = which ? etl_config_parse_processors(c, "f.yaml", (const char *)data, size, &err)
                        : etl_config_parse_scenarios(c, "f.yaml", (const char *)data, size, &err);
+        if (rc == ETL_OK)
+            rc = etl_runner_check_config(c, &err);
         if (rc != ETL_OK)
             assert(strncmp(err.msg, "f.yaml", 6) == 0 || rc == ETL_ERR_NOMEM);
         for (size_t i = 0; rc == ETL_OK && i < c->nprocessors; i++)

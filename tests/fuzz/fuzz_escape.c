@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "etl/buf.h"
-#include "etl/copybin.h"
+#include "copybin.h"
 #include "etl/db.h"
 #include "etl/flatten.h"
 

@@ -56,7 +56,7 @@ static const char processors_yaml[] =
     " max_bytes: 3000}\n"
     "  copy: {extractor: chunked, loader: copy, extract_batch: 500, max_depth: 10,"
     " max_bytes: 3000}\n"
-    "  in-db: {extractor: in-db, loader: in-db, max_depth: 10, max_bytes: 3000}\n";
+    "  in-db: {runner: in-db, max_depth: 10, max_bytes: 3000}\n";
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "etl/config.h"
+#include "etl/text.h"
 
 /*
  * ETL_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "etl/config.h"
+#include "etl/runner.h"
+#include "etl/text.h"
 
 static int parse(int (*fn)(etl_config *, const char *, const char *, size_t, etl_error *),
                  const char *text, etl_config **out, etl_error *err)
@@ -23,6 +25,14 @@ static int parse(int (*fn)(etl_config *, const char *, const char *, size_t, etl
     int rc = fn(c, "test.yaml", text, strlen(text), err);
     *out = c;
     return rc;
+}
+
+/* Processors as a command loads them: parsed, then their names checked against the registries. */
+static int parse_processors(etl_config *c, const char *file, const char *text, size_t len,
+                            etl_error *err)
+{
+    int rc = etl_config_parse_processors(c, file, text, len, err);
+    return rc == ETL_OK ? etl_runner_check_config(c, err) : rc;
 }
 
 static void test_config_scenarios_values_and_defaults(void **state)
@@ -75,7 +85,7 @@ static void test_config_processors_values_and_defaults(void **state)
                     "    extract_batch: 1000\n"
                     "    form_cache: 4\n"
                     "  slow: {extractor: naive, loader: naive}\n";
-    assert_int_equal(parse(etl_config_parse_processors, y, &c, &err), ETL_OK);
+    assert_int_equal(parse(parse_processors, y, &c, &err), ETL_OK);
     const etl_processor_cfg *p = etl_config_processor(c, "fast");
     assert_non_null(p);
     assert_string_equal(p->extractor, "chunked");
@@ -115,10 +125,19 @@ static void test_config_errors_name_file_line_column(void **state)
         {0, "senarios: {}\n", "test.yaml:1:1: unknown key 'senarios' in the top level"},
         {0, "- 1\n- 2\n", "the top level must be a mapping"},
         {1, "processors:\n  p: {extractor: chunky, loader: copy}\n",
-         "test.yaml:2:18: unknown extractor 'chunky' (valid: chunked, in-db, joined, naive)"},
+         "test.yaml:2:18: unknown extractor 'chunky' (valid: chunked, joined, naive)"},
         {1, "processors:\n  p: {extractor: chunked, loader: bulk}\n",
-         "unknown loader 'bulk' (valid: chunked, copy, copy-text, flush-single, in-db, naive)"},
-        {1, "processors:\n  p: {extractor: chunked}\n", "processor 'p' has no 'loader'"},
+         "test.yaml:2:35: unknown loader 'bulk' (valid: chunked, copy, copy-text, flush-single, "
+         "naive)"},
+        {1, "processors:\n  p: {extractor: chunked, loader: copy, transformer: walk}\n",
+         "test.yaml:2:54: unknown transformer 'walk' (valid: flatten)"},
+        {1, "processors:\n  p: {extractor: chunked}\n",
+         "test.yaml:2:3: processor 'p' has no 'loader'"},
+        {1, "processors:\n  p: {runner: in-sql}\n",
+         "test.yaml:2:15: unknown runner 'in-sql' (valid: in-db, staged)"},
+        {1, "processors:\n  p:\n    runner: in-db\n    loader: copy\n",
+         "test.yaml:4:13: processor 'p': the in-db runner takes no extractor, transformer or "
+         "loader"},
         {1, "processors:\n  p: {extractor: chunked, loader: chunked, load_batch: 9000}\n",
          "'load_batch' must be a whole number from 0 to 5957"},
         {1, "processors:\n  p: {extractor: chunked, loader: copy, extract_batch: 0}\n",
@@ -127,9 +146,8 @@ static void test_config_errors_name_file_line_column(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         etl_config *c;
         etl_error err;
-        int rc =
-            parse(cases[i].processors ? etl_config_parse_processors : etl_config_parse_scenarios,
-                  cases[i].yaml, &c, &err);
+        int rc = parse(cases[i].processors ? parse_processors : etl_config_parse_scenarios,
+                       cases[i].yaml, &c, &err);
         if (rc != ETL_ERR_CONFIG)
             fail_msg("case %zu accepted:\n%s", i, cases[i].yaml);
         if (!strstr(err.msg, cases[i].want))
@@ -204,6 +222,12 @@ static void test_config_shipped_scenarios(void **state)
             assert_string_equal(p->loader, procs[i][2]);
         }
     }
+    const etl_processor_cfg *indb = etl_config_processor(c, "in-db");
+    assert_non_null(indb);
+    assert_string_equal(indb->runner, "in-db");
+    assert_null(indb->extractor);
+    assert_string_equal(etl_config_processor(c, "copy")->runner, "staged");
+    assert_int_equal(etl_runner_check_config(c, &err), ETL_OK);
     assert_int_equal(etl_config_processor(c, "chunked")->extract_batch, 500);
     assert_int_equal(etl_config_processor(c, "chunked")->load_batch, 500);
     etl_config_free(c);

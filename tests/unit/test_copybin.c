@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "etl/copybin.h"
+#include "copybin.h"
 #include "etl/error.h"
 
 static int64_t ts(const char *s)

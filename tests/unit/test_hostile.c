@@ -16,6 +16,7 @@
 #include "etl/flatten.h"
 #include "etl/log.h"
 #include "etl/transformer.h"
+#include "etl/mem.h"
 
 static const char schema[] = "{\"children\": [{\"slug\": \"note\", \"answerType\": \"text\"},"
                              " {\"slug\": \"n\", \"answerType\": \"number\"},"

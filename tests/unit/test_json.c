@@ -13,6 +13,7 @@
 
 #include "etl/config.h"
 #include "etl/flatten.h"
+#include "etl/text.h"
 
 static int setup(void **state)
 {

@@ -132,3 +132,12 @@ int etl_buf_put_copy_text(etl_buf *b, const char *s, size_t len)
     b->data[b->len] = '\0';
     return ETL_OK;
 }
+
+const char *etl_buf_names(etl_buf *out, const void *items, size_t n, size_t stride)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *const *name = (const char *const *)((const char *)items + i * stride);
+        etl_buf_printf(out, "%s%s", i ? ", " : "", *name);
+    }
+    return out->data ? out->data : "none";
+}

@@ -1,6 +1,6 @@
 /*
- * Event batch bookkeeping.  A batch grows to the largest chunk it ever held
- * and is reset, not freed, between chunks.
+ * Answer types and event batch bookkeeping.  A batch grows to the largest
+ * chunk it ever held and is reset, not freed, between chunks.
  */
 #include "etl/row.h"
 
@@ -8,6 +8,23 @@
 #include <string.h>
 
 #include "banned.h"
+
+const char *etl_answer_type_name(etl_answer_type t)
+{
+    static const char *const names[] = {"number", "text", "boolean", "date"};
+    return (unsigned)t < 4 ? names[t] : "?";
+}
+
+int etl_answer_type_parse(const char *s, etl_answer_type *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, etl_answer_type_name((etl_answer_type)i)) == 0) {
+            *out = (etl_answer_type)i;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 void etl_event_batch_init(etl_event_batch *b, const char *processed_on)
 {

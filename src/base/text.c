@@ -1,9 +1,7 @@
-/*
- * File and text helpers shared by the config parsers and the generator:
- * whole-file reads, byte offset -> line and column, checked numbers.
- */
+/* Whole-file reads, checked numbers, line and column of a byte offset. */
+#include "etl/text.h"
+
 #include "etl/buf.h"
-#include "etl/config.h"
 
 #include <errno.h>
 #include <stdio.h>

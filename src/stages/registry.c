@@ -11,7 +11,6 @@
 static const etl_extractor_entry extractors[] = {
     {"chunked", etl_extractor_chunked_new,
      "joined query through a server-side cursor, N submissions per FETCH (bounded memory)"},
-    {"in-db", NULL, "none: with the in-db loader, PostgreSQL runs the whole transform itself"},
     {"joined", etl_extractor_joined_new,
      "one query joining users and forms, whole result in memory"},
     {"naive", etl_extractor_naive_new,
@@ -24,7 +23,6 @@ static const etl_loader_entry loaders[] = {
     {"copy-text", etl_loader_copy_text_new, "text COPY FROM STDIN, streamed"},
     {"flush-single", etl_loader_flush_single_new,
      "one INSERT per event as it arrives: bounded memory, a round trip per row"},
-    {"in-db", NULL, "one INSERT ... SELECT doing the whole transform inside PostgreSQL"},
     {"naive", etl_loader_naive_new,
      "every event kept in memory, then one INSERT per event at the end"},
 };

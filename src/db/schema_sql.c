@@ -5,7 +5,7 @@
  * are added after the bulk load (etl_schema_app_constraints_sql), which is
  * several times faster than checking them row by row during COPY.
  */
-#include "etl/generate.h"
+#include "etl/schema.h"
 
 #include "banned.h"
 

@@ -25,7 +25,10 @@
  * The helper functions live in pg_temp, so they vanish with the session and
  * need no privilege beyond TEMP.
  */
-#include "etl/indb.h"
+#include "indb.h"
+#include "run.h"
+#include "etl/clock.h"
+#include "etl/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,4 +373,66 @@ int etl_indb_run(etl_db *db, const etl_indb_cfg *cfg, etl_indb_stats *stats, etl
     etl_buf_release(&sql);
     etl_buf_release(&detail);
     return rc == ETL_OK ? ETL_OK : etl_error_wrap(err, "the in-db statement failed");
+}
+
+typedef struct indb_rejects {
+    const etl_log *log;
+    size_t shown;
+    etl_run_stats by_reason;
+} indb_rejects;
+
+static void indb_reject(void *ctx, const char *id, const char *reason, const char *detail)
+{
+    indb_rejects *r = ctx;
+    etl_run_report_reject(r->log, &r->shown, id, reason, detail);
+    etl_run_stats_add_reason(&r->by_reason, reason, 1);
+}
+
+/*
+ * The in-db runner: etl_indb_run as one statement in one target
+ * transaction.  It needs the submissions in the target database (source is
+ * not used), and it calls no hook: no per-submission bookkeeping, so
+ * production mode does not run it (etl_runner_entry.stages).
+ */
+int etl_indb_runner(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
+                    etl_run_stats *stats, etl_error *err)
+{
+    (void)source;
+    long long t0 = etl_now_us();
+    indb_rejects shown;
+    memset(&shown, 0, sizeof(shown));
+    shown.log = cfg->log;
+    etl_indb_cfg icfg = {.processed_on = cfg->processed_on,
+                         .filter = cfg->source_filter,
+                         .max_depth = cfg->proc->max_depth,
+                         .max_bytes = cfg->proc->max_bytes,
+                         .reject = indb_reject,
+                         .ctx = &shown};
+    etl_indb_stats is;
+    int rc = etl_db_exec(target, "BEGIN", err);
+    if (rc == ETL_OK && cfg->empty_target)
+        rc = etl_db_exec(target, "TRUNCATE dwh.response_events", err);
+    if (rc == ETL_OK)
+        rc = etl_indb_run(target, &icfg, &is, err);
+    etl_run_report_rejects_hidden(cfg->log, shown.shown);
+    if (rc == ETL_OK && is.rejected > cfg->max_rejects)
+        rc = etl_error_set(err, ETL_ERR_REJECTS,
+                           "more than %zu submissions rejected (--max-rejects); the statement "
+                           "was rolled back",
+                           cfg->max_rejects);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
+    if (rc == ETL_OK) {
+        stats->events = is.events;
+        stats->submissions = is.submissions;
+        stats->rejected = is.rejected;
+        memcpy(stats->reasons, shown.by_reason.reasons, sizeof(stats->reasons));
+    } else {
+        etl_error ignored;
+        etl_db_exec(target, "ROLLBACK", &ignored);
+    }
+    stats->batches = rc == ETL_OK;
+    stats->elapsed_us = etl_now_us() - t0;
+    stats->peak_rss_kib = etl_mem_peak_kib();
+    return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * Extract -> transform -> load, one extractor batch at a time, committed
+ * The staged runner: extract -> transform -> load, one extractor batch at a time, committed
  * every `commit_every` submissions.  Events are handed to the loader at the
  * end of every extractor batch (and whenever PIPELINE_MAX_EVENTS pile up),
  * always before the next batch is requested, because events borrow their
@@ -10,8 +10,10 @@
  */
 #include "etl/pipeline.h"
 #include "etl/flatten.h"
-#include "etl/indb.h"
+#include "run.h"
 #include "etl/registry.h"
+#include "etl/clock.h"
+#include "etl/mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -98,15 +100,14 @@ static int fetch_schema(void *ctx, const char *form_id, etl_buf *out, etl_error 
     return rc;
 }
 
-/* Tell the user about one rejected submission: the first REJECTS_SHOWN, or all with -v. */
-static void report_reject(const etl_log *log, size_t *shown, const char *id, const char *reason,
-                          const char *msg)
+void etl_run_report_reject(const etl_log *log, size_t *shown, const char *id, const char *reason,
+                           const char *msg)
 {
     if ((*shown)++ < REJECTS_SHOWN || (log && log->verbosity > 0))
         etl_log_info(log, "submission %s rejected (%s): %s", id, reason ? reason : "invalid", msg);
 }
 
-static void report_rejects_hidden(const etl_log *log, size_t shown)
+void etl_run_report_rejects_hidden(const etl_log *log, size_t shown)
 {
     if (shown > REJECTS_SHOWN && !(log && log->verbosity > 0))
         etl_log_info(log, "... and %zu more rejected submissions (-v lists them all)",
@@ -266,7 +267,7 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
     etl_error_clear(&why);
     int rc = tr->ops->apply(tr->state, s, &r->events, &why);
     if (rc == ETL_ERR_INPUT) {
-        report_reject(cfg->log, &r->shown, s->id, why.reason, why.msg);
+        etl_run_report_reject(cfg->log, &r->shown, s->id, why.reason, why.msg);
         if (batch_log_add(&r->batch, cfg->before_commit != NULL, s->id, &why) != ETL_OK)
             return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
         return ETL_OK;
@@ -282,84 +283,17 @@ static int one_submission(run *r, etl_transformer *tr, const etl_submission *s, 
     return ETL_OK;
 }
 
-typedef struct indb_rejects {
-    const etl_log *log;
-    size_t shown;
-    etl_run_stats by_reason;
-} indb_rejects;
-
-static void indb_reject(void *ctx, const char *id, const char *reason, const char *detail)
-{
-    indb_rejects *r = ctx;
-    report_reject(r->log, &r->shown, id, reason, detail);
-    etl_run_stats_add_reason(&r->by_reason, reason, 1);
-}
-
-/*
- * The in-db processor: one statement in one target transaction.  It needs
- * the submissions in the target database, and it has no per-submission
- * bookkeeping, so production mode (a before_commit hook) refuses it.
- */
-static int run_in_db(const etl_pipeline_cfg *cfg, etl_db *target, etl_run_stats *stats,
-                     etl_error *err)
-{
-    if (cfg->before_commit)
-        return etl_error_set(err, ETL_ERR_USAGE,
-                             "processor %s runs in scenario mode only: it records no "
-                             "per-submission bookkeeping; use copy for in-place runs",
-                             cfg->proc->name);
-    long long t0 = etl_now_us();
-    indb_rejects shown;
-    memset(&shown, 0, sizeof(shown));
-    shown.log = cfg->log;
-    etl_indb_cfg icfg = {.processed_on = cfg->processed_on,
-                         .filter = cfg->source_filter,
-                         .max_depth = cfg->proc->max_depth,
-                         .max_bytes = cfg->proc->max_bytes,
-                         .reject = indb_reject,
-                         .ctx = &shown};
-    etl_indb_stats is;
-    int rc = etl_db_exec(target, "BEGIN", err);
-    if (rc == ETL_OK && cfg->empty_target)
-        rc = etl_db_exec(target, "TRUNCATE dwh.response_events", err);
-    if (rc == ETL_OK)
-        rc = etl_indb_run(target, &icfg, &is, err);
-    report_rejects_hidden(cfg->log, shown.shown);
-    if (rc == ETL_OK && is.rejected > cfg->max_rejects)
-        rc = etl_error_set(err, ETL_ERR_REJECTS,
-                           "more than %zu submissions rejected (--max-rejects); the statement "
-                           "was rolled back",
-                           cfg->max_rejects);
-    if (rc == ETL_OK)
-        rc = etl_db_exec(target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
-    if (rc == ETL_OK) {
-        stats->events = is.events;
-        stats->submissions = is.submissions;
-        stats->rejected = is.rejected;
-        memcpy(stats->reasons, shown.by_reason.reasons, sizeof(stats->reasons));
-    } else {
-        etl_error ignored;
-        etl_db_exec(target, "ROLLBACK", &ignored);
-    }
-    stats->batches = rc == ETL_OK;
-    stats->elapsed_us = etl_now_us() - t0;
-    stats->peak_rss_kib = etl_mem_peak_kib();
-    return rc;
-}
-
-int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
-                     etl_run_stats *stats, etl_error *err)
+int etl_staged_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
+                   etl_run_stats *stats, etl_error *err)
 {
     const etl_processor_cfg *p = cfg->proc;
-    memset(stats, 0, sizeof(*stats));
-    const etl_extractor_entry *xe = etl_registry_find_extractor(p->extractor);
-    const etl_transformer_entry *te = etl_registry_find_transformer(p->transformer);
-    const etl_loader_entry *le = etl_registry_find_loader(p->loader);
+    const etl_extractor_entry *xe = etl_registry_find_extractor(p->extractor ? p->extractor : "");
+    const etl_transformer_entry *te =
+        etl_registry_find_transformer(p->transformer ? p->transformer : "");
+    const etl_loader_entry *le = etl_registry_find_loader(p->loader ? p->loader : "");
     if (!xe || !te || !le)
         return etl_error_set(err, ETL_ERR_USAGE, "processor '%s' names an unknown strategy",
                              p->name);
-    if (!xe->ctor || !le->ctor)
-        return run_in_db(cfg, target, stats, err);
 
     run r;
     memset(&r, 0, sizeof(r));
@@ -432,7 +366,7 @@ int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target
     if (rc == ETL_OK)
         rc = past_reject_limit(&r, err);
 out:
-    report_rejects_hidden(cfg->log, r.shown); /* once, however the run ends */
+    etl_run_report_rejects_hidden(cfg->log, r.shown); /* once, however the run ends */
     batch_abort(&r);
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();

@@ -15,6 +15,7 @@
 #include "etl/server.h"
 #include "etl/buf.h"
 #include "etl/db.h"
+#include "etl/clock.h"
 
 #include <dirent.h>
 #include <errno.h>

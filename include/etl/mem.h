@@ -1,0 +1,11 @@
+/* Resident memory, as the kernel counts it (the figures bench and --debug-mem show). */
+#ifndef ETL_MEM_H
+#define ETL_MEM_H
+
+/* Resident set size now and at its peak, in KiB (0 if unknown). */
+long etl_mem_current_kib(void);
+/* Resident memory of process pid (0: this one), 0 if it cannot be read. */
+long etl_mem_rss_kib_of(int pid);
+long etl_mem_peak_kib(void);
+
+#endif

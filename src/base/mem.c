@@ -1,0 +1,42 @@
+/* Resident memory from /proc and getrusage (Linux). */
+#include "etl/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+long etl_mem_current_kib(void)
+{
+    return etl_mem_rss_kib_of(0);
+}
+
+long etl_mem_rss_kib_of(int pid)
+{
+    /* statm's second field is resident pages; cheap enough to read per batch. */
+    char path[64] = "/proc/self/statm";
+    if (pid > 0)
+        snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[128] = "";
+    const char *got = fgets(line, sizeof(line), f);
+    fclose(f);
+    if (!got)
+        return 0;
+    char *end = NULL;
+    (void)strtol(line, &end, 10); /* total size: skipped */
+    long resident = strtol(end, NULL, 10);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+long etl_mem_peak_kib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss; /* Linux reports KiB */
+}
