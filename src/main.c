@@ -32,12 +32,14 @@ static const command commands[] = {
     {"prune", cmd_prune, "production: delete old run records from dwh.etl_runs"},
 };
 
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: etl [global options] COMMAND [options] [arguments]\n\n"
                  "Turn form submissions into one response event per answer, and measure\n"
                  "how each extract/load strategy does it.\n\nCommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n%s", cli_global_help);
     fprintf(out, "  -h, --help        this help; `etl COMMAND --help` for a command's\n"
@@ -73,20 +75,18 @@ int main(int argc, char **argv)
     }
     cli_stop_now_on_signal();
     const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(commands[i].name, name) == 0) {
-            int sub_argc = argc - optind;
-            char **sub_argv = argv + optind;
-            optind = 0; /* full re-initialisation of getopt for the command */
-            int rc = commands[i].fn(sub_argc, sub_argv, &cli);
-            cli_release(&cli);
-            return rc;
-        }
+    const command *c = etl_find_named(commands, NCOMMANDS, sizeof(commands[0]), name);
+    if (c) {
+        int sub_argc = argc - optind;
+        char **sub_argv = argv + optind;
+        optind = 0; /* full re-initialisation of getopt for the command */
+        int rc = c->fn(sub_argc, sub_argv, &cli);
+        cli_release(&cli);
+        return rc;
     }
     etl_buf names = ETL_BUF_INIT;
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        etl_buf_printf(&names, "%s%s", i ? ", " : "", commands[i].name);
-    int rc = cli_usage(NULL, "unknown command '%s' (valid: %s)", name, names.data);
+    int rc = cli_usage(NULL, "unknown command '%s' (valid: %s)", name,
+                       etl_buf_names(&names, commands, NCOMMANDS, sizeof(commands[0])));
     etl_buf_release(&names);
     return rc;
 }

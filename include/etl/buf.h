@@ -2,7 +2,8 @@
  * A growable byte buffer, always NUL-terminated, and a printf into it.
  * Used for SQL text, COPY data and event strings.  Growth is geometric, so
  * appending n bytes costs amortised O(n); a buffer is reset, not freed,
- * between batches so the hot path stops allocating after warm-up.
+ * between batches so the hot path stops allocating after warm-up.  Also the
+ * same growth for arrays (etl_grow), and name lookups in const tables.
  */
 #ifndef ETL_BUF_H
 #define ETL_BUF_H
@@ -48,5 +49,22 @@ int etl_buf_put_copy_text(etl_buf *b, const char *s, size_t len);
  * registry or config table.  For "unknown X 'y' (valid: ...)" messages.
  */
 const char *etl_buf_names(etl_buf *out, const void *items, size_t n, size_t stride);
+
+/*
+ * The entry of such a table (n structs of `stride` bytes, the name first)
+ * whose name is exactly `name`, or NULL: a registry or config lookup.
+ * Borrowed from items.
+ */
+const void *etl_find_named(const void *items, size_t n, size_t stride, const char *name);
+
+/*
+ * Make the array *items, of *cap elements of `size` bytes, hold at least
+ * `need` elements: reallocates to double the capacity (16 elements the first
+ * time) or more, and updates *items and *cap.  Elements already there are
+ * kept; new ones are uninitialised.  ETL_OK, or ETL_ERR_NOMEM (the array is
+ * left as it was) when memory runs out or need * size would not fit in a
+ * size_t.  Pass the array as (void **)&array.
+ */
+int etl_grow(void **items, size_t *cap, size_t need, size_t size);
 
 #endif

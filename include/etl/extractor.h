@@ -1,9 +1,29 @@
 /*
  * Extractor stage: a bounded iterator over submissions.  Each strategy is
- * one file in src/extract/ exporting only its constructor, declared here.
- * Memory is bounded by the batch size for streaming strategies; the naive
- * and joined strategies materialise the whole result on purpose (that is
- * the lesson they teach).
+ * one file in src/extract/ exporting only its constructor, declared here
+ * (docs/architecture.md, "Where does a new ... go?", has the whole recipe).
+ * Memory is bounded by the batch size for streaming strategies (`chunked`
+ * holds two batches: it reads the next one ahead); the naive and joined
+ * strategies materialise the whole result on purpose (that is the lesson
+ * they teach).  tests/unit/test_contract.c holds every strategy to this.
+ *
+ * The life of an extractor, as the pipeline (src/run/pipeline.c) drives it:
+ *
+ *   ctor  ->  open  ->  next ... next (ETL_DONE)  ->  destroy
+ *
+ * - Each slot runs at most once except next.  After open or next fails,
+ *   the only call left is destroy.  next after ETL_DONE returns ETL_DONE
+ *   again, with count 0 and no statement sent.
+ * - The connection is borrowed and shared: between two next() calls the
+ *   pipeline sends its own statements on it (the transformer's schema
+ *   fetches from app.forms, on a cache miss).  So between calls the
+ *   connection must take a statement: a query in flight through
+ *   etl_db_send_query is fine (the seam collects it first), single-row
+ *   mode or an open COPY TO is not.  Whatever transaction or cursor open
+ *   started, destroy ends, and it collects any query still in flight, so
+ *   the connection is clean for the next user.
+ * - The cfg is copied by the constructor, but the strings it points to
+ *   (filter) and the log are borrowed for the extractor's life.
  */
 #ifndef ETL_EXTRACTOR_H
 #define ETL_EXTRACTOR_H
@@ -16,7 +36,7 @@
 #include "etl/row.h"
 
 typedef struct etl_extractor_cfg {
-    size_t batch_rows;  /* submissions per batch (per FETCH for `chunked`) */
+    size_t batch_rows;  /* per batch (per FETCH for `chunked`); 0: ETL_DEFAULT_BATCH_ROWS */
     const char *filter; /* SQL condition on submissions `s` (trusted text), or NULL */
     const etl_log *log;
 } etl_extractor_cfg;
@@ -25,7 +45,7 @@ typedef struct etl_extractor_ops {
     const char *name;
     /*
      * Mandatory.  Called once before next(): runs the query or opens the
-     * cursor.  ETL_OK or a negative error.
+     * cursor.  ETL_OK or a negative error (then only destroy follows).
      */
     int (*open)(void *state, etl_error *err);
     /*
@@ -35,7 +55,11 @@ typedef struct etl_extractor_ops {
      * borrowed until the next call to next() or destroy().
      */
     int (*next)(void *state, etl_submission_batch *out, etl_error *err);
-    /* Mandatory.  Frees the state and everything it lent out; state may be NULL. */
+    /*
+     * Mandatory.  Ends what open started on the connection (a failure there
+     * is ignored), then frees the state and everything it lent out.  Called
+     * once; state may be NULL.
+     */
     void (*destroy)(void *state);
 } etl_extractor_ops;
 
@@ -47,7 +71,8 @@ typedef struct etl_extractor {
 
 /*
  * Constructor shape shared by every extractor.  db is borrowed and must
- * outlive the extractor.  On failure out->state is NULL.
+ * outlive the extractor.  It sends nothing to the server.  On failure
+ * out->state is NULL (destroying it is a no-op) and err says why.
  */
 typedef int (*etl_extractor_ctor)(etl_extractor *out, const etl_extractor_cfg *cfg, etl_db *db,
                                   etl_error *err);

@@ -1,9 +1,25 @@
 /*
  * Loader stage: writes response events into dwh.response_events.  Each
- * strategy is one file in src/load/ exporting only its constructor.  The
- * pipeline owns the target transaction: a loader's begin() .. end() span is
- * one batch inside a transaction the pipeline opened and will commit or
- * roll back, so a failed batch leaves nothing behind.
+ * strategy is one file in src/load/ exporting only its constructor
+ * (`copy` and `copy-text` are the binary and text flavours of one file,
+ * load_copy.c); docs/architecture.md has the recipe for a new one, and
+ * tests/unit/test_contract.c holds every strategy to what follows.
+ *
+ * The pipeline owns the target transaction.  For every commit batch
+ * (commit_every submissions) it calls, on the same loader:
+ *
+ *   BEGIN; [after_begin hook]; begin; write ...; flush; end(true);
+ *   [before_commit hook]; COMMIT
+ *
+ * so begin and end run once per commit batch, never once per write.  When
+ * anything in that sequence fails, or the run is stopped, it calls
+ * end(false) and then ROLLBACK, and a failed batch leaves nothing behind.
+ * end(false) therefore comes after a failed begin, after a failed write or
+ * flush, after end(true) (when the hook or the COMMIT then fails), and even
+ * with no begin at all (when after_begin failed): it must abandon whatever
+ * is open and be harmless when nothing is.  After a failed slot the loader
+ * is given no more writes in that batch; the next batch starts with begin.
+ * destroy runs once, after the last ROLLBACK or COMMIT.
  */
 #ifndef ETL_LOADER_H
 #define ETL_LOADER_H
@@ -18,15 +34,24 @@
 #include "etl/row.h"
 
 typedef struct etl_loader_cfg {
-    size_t batch_rows; /* events per statement (`chunked`), per COPY buffer flush (`copy`) */
+    size_t
+        batch_rows; /* events per INSERT (`chunked`, 0: ETL_DEFAULT_BATCH_ROWS); others: unused */
     const char *table; /* where events go (trusted SQL text); NULL: dwh.response_events */
-    const volatile sig_atomic_t *stop; /* when set, stop within the current write */
-    const etl_log *log;
+    /*
+     * Set by a signal handler: write and flush check it between statements
+     * (between COPY sends for `copy`) and return ETL_ERR_INTERRUPTED, so a
+     * stop takes effect within one statement, not after the whole write.
+     */
+    const volatile sig_atomic_t *stop;
+    const etl_log *log; /* borrowed, like the cfg's strings: they must outlive the loader */
 } etl_loader_cfg;
 
 typedef struct etl_loader_ops {
     const char *name;
-    /* Mandatory.  Start a batch inside the open transaction (the COPY, for `copy`). */
+    /*
+     * Mandatory.  Start a batch inside the open transaction (the COPY, for
+     * `copy`).  A failure leaves the transaction for the pipeline to roll back.
+     */
     int (*begin)(void *state, etl_error *err);
     /*
      * Mandatory.  Write (or, for `naive`, keep) the events of b.  b and the
@@ -37,11 +62,17 @@ typedef struct etl_loader_ops {
     int (*flush)(void *state, etl_error *err);
     /*
      * Mandatory.  Finish the batch (commit = true: end the COPY) or abandon it
-     * (false: abort the COPY, drop what was kept).  Never commits: the
-     * pipeline does, after recording the batch.
+     * (false: abort the COPY, drop what was kept; always ETL_OK or ignorable).
+     * Never commits: the pipeline does, after recording the batch.  Aborting
+     * a COPY fails the enclosing transaction, so after end(false) only a
+     * ROLLBACK works, which is what the pipeline sends.
      */
     int (*end)(void *state, bool commit, etl_error *err);
-    /* Mandatory.  Frees the state; state may be NULL. */
+    /*
+     * Mandatory.  Frees the state; state may be NULL.  Loaders with prepared
+     * statements (`chunked`, `flush-single`) DEALLOCATE them here, which is
+     * why it runs after the transaction has ended.
+     */
     void (*destroy)(void *state);
 } etl_loader_ops;
 
@@ -50,6 +81,11 @@ typedef struct etl_loader {
     void *state;
 } etl_loader;
 
+/*
+ * Constructor shape shared by every loader.  db (the target) is borrowed and
+ * must outlive the loader; nothing is sent before begin.  On failure
+ * out->state is NULL (destroying it is a no-op) and err says why.
+ */
 typedef int (*etl_loader_ctor)(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db,
                                etl_error *err);
 

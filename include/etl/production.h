@@ -25,6 +25,7 @@
 #include "etl/error.h"
 #include "etl/log.h"
 #include "etl/pipeline.h"
+#include "etl/workers.h"
 
 #define ETL_DEFAULT_BATCH 10000
 
@@ -32,7 +33,7 @@ typedef struct etl_prod_cfg {
     const char *source; /* conninfo of the application's database */
     const char *target; /* conninfo of the warehouse, or NULL: the source */
     const etl_processor_cfg *proc;
-    size_t batch_size;         /* submissions per transaction */
+    size_t batch_size;         /* submissions per transaction or claim; 0: ETL_DEFAULT_BATCH */
     size_t max_rejects;        /* stop past this many rejects; SIZE_MAX: no limit */
     bool dry_run;              /* roll every batch back; record no run */
     long statement_timeout_ms; /* 0: the server's */
@@ -89,6 +90,20 @@ int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err)
  * lock (nothing done).  With capture, concurrent runs share the queue.
  */
 int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err);
+
+/*
+ * --jobs N (2 and up): N runs of cfg at once, as forked workers that share
+ * the change queue, each claiming its own rows and recorded as a run.  Needs
+ * change capture (ETL_ERR_USAGE without it: runs then go one at a time).
+ * out: the workers' figures summed, run_id the first worker's run (and
+ * *last_run_id the last's), backlog the largest any saw.  cfg->progress is
+ * not called; progress, if not NULL, gets the workers' sums (etl/workers.h).
+ * The error is the first failed worker's, named "worker K of N".
+ */
+int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
+                      void (*progress)(void *ctx, const etl_workers_progress *p),
+                      void *progress_ctx, etl_prod_result *out, long long *last_run_id,
+                      etl_error *err);
 
 /* What `etl reprocess` queues again: exactly one of form, submission, rejected, all. */
 typedef struct etl_reprocess_cfg {

@@ -12,6 +12,14 @@
 
 #include "etl/buf.h"
 
+/*
+ * Rows per batch when a stage is given none: submissions per extractor
+ * batch (per FETCH for `chunked`) and events per loader statement or COPY
+ * flush.  Also what a processor gets for extract_batch and load_batch when
+ * processors.yaml does not say.
+ */
+#define ETL_DEFAULT_BATCH_ROWS ((size_t)500)
+
 /* One row of app.submissions, with its form and user columns resolved. */
 typedef struct etl_submission {
     const char *id;             /* uuid text */

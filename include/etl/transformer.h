@@ -2,6 +2,10 @@
  * Transformer stage: one submission in, its response events appended to an
  * event batch.  One strategy today (`flatten`), behind the same kind of ops
  * table as the other stages so another can be registered beside it.
+ * ctor -> apply ... -> destroy; apply may be called again after it returned
+ * ETL_ERR_INPUT (a reject), never after a fatal error.  It sends nothing to
+ * a database itself: on a schema cache miss it calls cfg.fetch, which the
+ * pipeline points at the extractor's connection (see extractor.h).
  */
 #ifndef ETL_TRANSFORMER_H
 #define ETL_TRANSFORMER_H
@@ -44,6 +48,7 @@ typedef struct etl_transformer {
     void *state;
 } etl_transformer;
 
+/* On failure out->state is NULL (destroying it is a no-op) and err says why; cfg is copied. */
 typedef int (*etl_transformer_ctor)(etl_transformer *out, const etl_transformer_cfg *cfg,
                                     etl_error *err);
 

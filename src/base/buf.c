@@ -1,6 +1,7 @@
 /*
- * etl_buf: growable NUL-terminated byte buffer.  The only allocation policy
- * in the hot path: buffers are reset between batches, never shrunk, so a
+ * etl_buf: growable NUL-terminated byte buffer, and etl_grow, the same
+ * doubling for every other array.  The only allocation policy in the hot
+ * path: buffers and arrays are reset between batches, never shrunk, so a
  * steady-state run allocates nothing per event.
  */
 #include "etl/buf.h"
@@ -133,11 +134,42 @@ int etl_buf_put_copy_text(etl_buf *b, const char *s, size_t len)
     return ETL_OK;
 }
 
+/* The name of entry i of a table whose structs start with their name. */
+static const char *entry_name(const void *items, size_t i, size_t stride)
+{
+    return *(const char *const *)((const char *)items + i * stride);
+}
+
 const char *etl_buf_names(etl_buf *out, const void *items, size_t n, size_t stride)
 {
-    for (size_t i = 0; i < n; i++) {
-        const char *const *name = (const char *const *)((const char *)items + i * stride);
-        etl_buf_printf(out, "%s%s", i ? ", " : "", *name);
-    }
+    for (size_t i = 0; i < n; i++)
+        etl_buf_printf(out, "%s%s", i ? ", " : "", entry_name(items, i, stride));
     return out->data ? out->data : "none";
+}
+
+const void *etl_find_named(const void *items, size_t n, size_t stride, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(entry_name(items, i, stride), name) == 0)
+            return (const char *)items + i * stride;
+    return NULL;
+}
+
+int etl_grow(void **items, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return ETL_OK;
+    if (size == 0 || need > SIZE_MAX / size)
+        return ETL_ERR_NOMEM;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n = n <= SIZE_MAX / 2 ? n * 2 : need;
+    if (n > SIZE_MAX / size) /* doubling overshot what a size_t can count: exactly enough */
+        n = need;
+    void *p = realloc(*items, n * size);
+    if (!p)
+        return ETL_ERR_NOMEM;
+    *items = p;
+    *cap = n;
+    return ETL_OK;
 }

@@ -3,6 +3,7 @@
  * chunk it ever held and is reset, not freed, between chunks.
  */
 #include "etl/row.h"
+#include "etl/error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,14 +57,9 @@ void etl_event_batch_truncate(etl_event_batch *b, size_t count, size_t strings_l
 
 etl_event *etl_event_batch_push(etl_event_batch *b)
 {
-    if (b->count == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        etl_event *p = realloc(b->events, cap * sizeof(*p));
-        if (!p)
-            return NULL;
-        b->events = p;
-        b->cap = cap;
-    }
+    if (b->count == b->cap &&
+        etl_grow((void **)&b->events, &b->cap, b->count + 1, sizeof(*b->events)) != ETL_OK)
+        return NULL;
     etl_event *e = &b->events[b->count++];
     memset(e, 0, sizeof(*e));
     return e;

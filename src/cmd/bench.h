@@ -1,10 +1,11 @@
 /*
- * `etl bench`'s results, shared by the command (cmd_bench.c), which runs the
- * entries, the gate (bench_gate.c), which reads a --baseline and judges the
- * run against it, and the report writer (bench_report.c), which prints the
- * table, the JSON and the SVG chart.  Every figure is a median with its
- * min-max over the runs: one number without its spread cannot tell a change
- * from noise on a shared machine.
+ * `etl bench`'s presentation, shared by the command (cmd_bench.c), which has
+ * the engine (etl/bench_engine.h) run the entries, the gate (bench_gate.c),
+ * which reads a --baseline and judges the run against it, and the report
+ * writer (bench_report.c), which prints the table, the JSON and the SVG
+ * chart.  Every figure is a median with its min-max over the runs: one
+ * number without its spread cannot tell a change from noise on a shared
+ * machine.  The result structs are the engine's.
  */
 #ifndef ETL_BENCH_H
 #define ETL_BENCH_H
@@ -12,66 +13,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "etl/bench_engine.h"
 #include "etl/error.h"
 
-#define BENCH_MAX_RUNS 50
 /* Below this median per run (s) timings are mostly scheduler noise: bench warns. */
 #define BENCH_MIN_TIMED_S 0.2
 /* Fewer runs than this on either side give no usable spread: the gate does not judge. */
 #define BENCH_MIN_JUDGED_RUNS 3
-
-/* RSS over time of one run, sampled while it ran. */
-typedef struct bench_series {
-    long *ms;  /* since the start of the run */
-    long *kib; /* resident memory then */
-    size_t n, cap;
-} bench_series;
-
-/* A figure over the runs: median and range. */
-typedef struct bench_stat {
-    double median, min, max;
-} bench_stat;
-
-/*
- * One row of the table: a processor, or one of the raw-copy references.
- * Run i of every entry ran in round i, so elapsed[i] of a processor and of
- * the reference were measured side by side (that pairing gives the per-run
- * ratios, and so the ratio's spread).
- */
-typedef struct bench_entry {
-    const char *name;
-    int runs;                       /* runs done */
-    bool reference;                 /* raw-copy-text or raw-copy-binary */
-    bool skipped;                   /* no run completed */
-    double elapsed[BENCH_MAX_RUNS]; /* s */
-    long rss_kib[BENCH_MAX_RUNS];
-    long long events;
-    char checksum[96];
-    char note[200];   /* why it was skipped or cut short, "" if it ran every run */
-    bench_series mem; /* first run only */
-    /* Filled in by bench_summarize, over the runs done: */
-    bench_stat elapsed_s;    /* s */
-    bench_stat events_per_s; /* events / elapsed */
-    bench_stat rss_kib_stat; /* peak RSS, KiB; 0 for references */
-    bench_stat ratio;        /* events/s over the reference's in the same round */
-} bench_entry;
-
-typedef struct bench_result {
-    const char *scenario;
-    const char *commit; /* the build's git commit, "unknown" outside git */
-    char date[32];      /* when the bench started, UTC, ISO 8601 */
-    int runs_asked;
-    int jobs;
-    bench_entry *entries;
-    size_t n;
-    long long events;          /* per run, the same for every entry */
-    char checksum[96];         /* the same for every entry */
-    const char *checksum_from; /* the entry that set it */
-    const char *reference;     /* the name of the better raw-copy, NULL if none ran */
-    double reference_rate;     /* its median events/s */
-    const char *fastest;       /* the entry with the shortest median, NULL if none ran */
-    double fastest_s;          /* that median, s */
-} bench_result;
 
 /* Medians, ranges, rates and each entry's ratio to the better raw-copy. */
 void bench_summarize(bench_result *r);

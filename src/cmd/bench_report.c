@@ -7,7 +7,7 @@
  */
 #include "bench.h"
 #include "etl/log.h"
-#include "json_out.h"
+#include "etl/json_out.h"
 
 #include <errno.h>
 #include <math.h>

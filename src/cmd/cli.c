@@ -9,7 +9,7 @@
 #include "cmd.h"
 #include "etl/runner.h"
 #include "etl/text.h"
-#include "json_out.h"
+#include "etl/json_out.h"
 #include "exitcodes.h"
 
 #include <signal.h>
@@ -387,10 +387,9 @@ int cli_find_scenario(const etl_config *c, const char *name, const etl_scenario_
     if (*out)
         return ETL_OK;
     etl_buf names = ETL_BUF_INIT;
-    for (size_t i = 0; i < c->nscenarios; i++)
-        etl_buf_printf(&names, "%s%s", i ? ", " : "", c->scenarios[i].name);
     etl_error_set(err, ETL_ERR_USAGE, "unknown scenario '%s' (valid: %s; defined in %s/%s)", name,
-                  names.data ? names.data : "none", c->dir, ETL_SCENARIOS_FILE);
+                  etl_buf_names(&names, c->scenarios, c->nscenarios, sizeof(*c->scenarios)), c->dir,
+                  ETL_SCENARIOS_FILE);
     etl_buf_release(&names);
     return ETL_ERR_USAGE;
 }
@@ -402,10 +401,9 @@ int cli_find_processor(const etl_config *c, const char *name, const etl_processo
     if (*out)
         return ETL_OK;
     etl_buf names = ETL_BUF_INIT;
-    for (size_t i = 0; i < c->nprocessors; i++)
-        etl_buf_printf(&names, "%s%s", i ? ", " : "", c->processors[i].name);
     etl_error_set(err, ETL_ERR_USAGE, "unknown processor '%s' (valid: %s; defined in %s/%s)", name,
-                  names.data ? names.data : "none", c->dir, ETL_PROCESSORS_FILE);
+                  etl_buf_names(&names, c->processors, c->nprocessors, sizeof(*c->processors)),
+                  c->dir, ETL_PROCESSORS_FILE);
     etl_buf_release(&names);
     return ETL_ERR_USAGE;
 }

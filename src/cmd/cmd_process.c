@@ -2,29 +2,22 @@
  * `etl process SCENARIO PROCESSOR`: clone the scenario's template into a
  * fresh run database, run the processor on it and report what it did.  The
  * figures cover the ETL alone: server start and cloning are not timed.
+ * --jobs runs on the worker pool of the run layer (etl/workers.h); this
+ * file chooses the jobs and draws their progress.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS: the --jobs workers' shared progress counts */
-
-#include <errno.h>
-#include <signal.h>
-#include <poll.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "exitcodes.h"
+#include "etl/clock.h"
+#include "etl/json_out.h"
 #include "etl/pipeline.h"
 #include "etl/production.h"
-#include "etl/clock.h"
+#include "etl/summary.h"
 #include "etl/text.h"
-#include "json_out.h"
+#include "etl/workers.h"
 #include "progress.h"
 
 #include "banned.h"
@@ -65,59 +58,30 @@ static const char help[] =
     "holds the lock (without capture); 7 interrupted; 8 too many rejects; see\n"
     "docs/cli.md for all.\n\n";
 
-static void json_or_null(const char *s)
+/* The summary object of a run (--json), on one line.  ETL_OK or ETL_ERR_NOMEM. */
+static int print_json(const etl_summary *s)
 {
-    if (s)
-        etl_json_fput(stdout, s);
-    else
-        fputs("null", stdout);
+    etl_buf out = ETL_BUF_INIT;
+    int rc = etl_summary_write_json(&out, s);
+    if (rc == ETL_OK)
+        printf("%s\n", out.data);
+    etl_buf_release(&out);
+    return rc;
 }
 
-static void print_summary(const char *scenario, const etl_processor_cfg *p, const etl_run_stats *st,
-                          const char *db, bool json)
+static void print_text(const etl_summary *s)
 {
-    double secs = (double)st->elapsed_us / 1e6;
-    double rate = secs > 0 ? (double)st->events / secs : 0;
-    if (json) {
-        printf("{\"scenario\":");
-        etl_json_fput(stdout, scenario);
-        printf(",\"processor\":");
-        etl_json_fput(stdout, p->name);
-        printf(",\"runner\":");
-        etl_json_fput(stdout, p->runner);
-        printf(",\"extractor\":");
-        json_or_null(p->extractor);
-        printf(",\"loader\":");
-        json_or_null(p->loader);
-        printf(",\"database\":");
-        etl_json_fput(stdout, db);
-        printf(",\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,\"elapsed_s\":%.6f,"
-               "\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}\n",
-               st->submissions, st->events, st->rejected, secs, rate, st->peak_rss_kib);
-        return;
-    }
-    printf("scenario     %s (database %s)\n", scenario, db);
-    if (p->extractor && p->loader)
-        printf("processor    %s (extractor %s, loader %s)\n", p->name, p->extractor, p->loader);
+    printf("scenario     %s (database %s)\n", s->scenario, s->database);
+    if (s->extractor && s->loader)
+        printf("processor    %s (extractor %s, loader %s)\n", s->processor, s->extractor,
+               s->loader);
     else
-        printf("processor    %s (runner %s)\n", p->name, p->runner);
-    printf("submissions  %zu read, %zu rejected\n", st->submissions, st->rejected);
-    printf("events       %zu written\n", st->events);
-    printf("elapsed      %.3f s\n", secs);
-    printf("throughput   %.0f events/s\n", rate);
-    printf("peak memory  %.1f MiB (RSS)\n", (double)st->peak_rss_kib / 1024.0);
-}
-
-/* --json and the run failed: still one object, with the error. */
-static void print_failure_json(const char *scenario, const char *processor, const etl_error *err)
-{
-    printf("{\"scenario\":");
-    etl_json_fput(stdout, scenario);
-    printf(",\"processor\":");
-    etl_json_fput(stdout, processor);
-    printf(",\"exit\":%d,\"error\":", etl_exit_status(err->code));
-    etl_json_fput(stdout, err->msg);
-    printf("}\n");
+        printf("processor    %s (runner %s)\n", s->processor, s->runner);
+    printf("submissions  %zu read, %zu rejected\n", s->submissions, s->rejected);
+    printf("events       %zu written\n", s->events);
+    printf("elapsed      %.3f s\n", s->elapsed_s);
+    printf("throughput   %.0f events/s\n", s->events_per_s);
+    printf("peak memory  %.1f MiB (RSS)\n", (double)s->peak_rss_kib / 1024.0);
 }
 
 /* The numeric options, through the one range-checking parser. */
@@ -166,300 +130,27 @@ static void inplace_progress(void *ctx, const etl_run_stats *so_far, size_t back
     show_run(ctx, so_far->submissions, backlog, so_far->events);
 }
 
-/* A scenario run: its total is the scenario's count, the progress bar's to show. */
+/* A run's progress line and the total it counts towards (0: unknown). */
 typedef struct run_watch {
-    cli_progress bar;
+    cli_progress *bar;
     size_t total; /* submissions the scenario generates, fixtures included */
 } run_watch;
 
 static void scenario_progress(void *ctx, const etl_run_stats *so_far)
 {
     run_watch *w = ctx;
-    show_run(&w->bar, so_far->submissions, w->total, so_far->events);
+    show_run(w->bar, so_far->submissions, w->total, so_far->events);
 }
 
-/* One pipeline on its own pair of connections to the run database. */
-static int run_one(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db,
-                   etl_run_stats *st, etl_error *err)
+/* --jobs N: the workers' counts summed, and how many have finished. */
+static void workers_progress(void *ctx, const etl_workers_progress *p)
 {
-    etl_db *source = NULL;
-    etl_db *target = NULL;
-    /* Separate connections: the extractor's cursor and the loader's COPY cannot share one. */
-    int rc = etl_db_open(&source, conninfo, db, pcfg->log, err);
-    if (rc == ETL_OK)
-        rc = etl_db_open(&target, conninfo, db, pcfg->log, err);
-    if (rc == ETL_OK)
-        rc = etl_pipeline_run(pcfg, source, target, st, err);
-    etl_db_close(source);
-    etl_db_close(target);
-    return rc;
-}
-
-/* A --jobs worker's counts so far, in memory shared with the parent for its progress line. */
-typedef struct job_count {
-    atomic_size_t submissions;
-    atomic_size_t events;
-} job_count;
-
-static void job_progress(void *ctx, const etl_run_stats *so_far)
-{
-    job_count *c = ctx;
-    atomic_store_explicit(&c->submissions, so_far->submissions, memory_order_relaxed);
-    atomic_store_explicit(&c->events, so_far->events, memory_order_relaxed);
-}
-
-/*
- * A stop asked of the parent alone (SIGTERM from cron or systemd; Ctrl-C
- * reaches the whole process group anyway) is passed on to the workers, once.
- */
-static void forward_stop(const volatile sig_atomic_t *stop, const pid_t *pids, int started,
-                         bool *forwarded)
-{
-    if (*forwarded || !stop || !*stop)
-        return;
-    for (int k = 0; k < started; k++)
-        kill(pids[k], SIGTERM);
-    *forwarded = true;
-}
-
-/*
- * Until every worker has written its report (or died: end of file), show
- * the sum of their counts; the reports are then read without waiting.
- */
-static void watch_jobs(run_watch *watch, job_count *counts, const int *fds, const pid_t *pids,
-                       int started, const volatile sig_atomic_t *stop, bool *forwarded)
-{
-    struct pollfd pfd[64];
-    int left = started;
-    for (int k = 0; k < started; k++)
-        pfd[k] = (struct pollfd){.fd = fds[k], .events = POLLIN};
-    while (left > 0) {
-        if (poll(pfd, (nfds_t)started, 100) < 0 && errno != EINTR)
-            return;
-        forward_stop(stop, pids, started, forwarded);
-        size_t subs = 0;
-        size_t events = 0;
-        for (int k = 0; k < started; k++) {
-            if (pfd[k].fd >= 0 && pfd[k].revents) {
-                pfd[k].fd = -1; /* poll ignores negative descriptors */
-                left--;
-            }
-            subs += atomic_load_explicit(&counts[k].submissions, memory_order_relaxed);
-            events += atomic_load_explicit(&counts[k].events, memory_order_relaxed);
-        }
-        char count[160];
-        cli_progress_fmt_count(count, sizeof(count), subs, watch->total, "submissions",
-                               watch->bar.now_us() - watch->bar.start_us);
-        cli_progress_update(&watch->bar, "%s, %zu events, %d/%d workers done", count, events,
-                            started - left, started);
-    }
-}
-
-/* What a --jobs worker tells its parent through a pipe. */
-typedef struct job_report {
-    etl_run_stats st;
-    etl_error err;
-    long long run_id; /* in place: the worker's run */
-    size_t backlog;   /* in place: what was queued when it started */
-    int rc;
-    bool capture; /* in place: the source has change capture */
-} job_report;
-
-/* The work of worker k of n, in the child; count (or NULL) is its shared progress. */
-typedef void (*job_fn)(void *ctx, int k, int n, job_count *count, job_report *rep);
-
-/*
- * --jobs N: N worker processes, each doing fn(ctx, k, N, ...) on its own
- * connections, reporting through a pipe.  Fills reports[0..N) (rc set to
- * an error for a worker that died) and returns ETL_OK, or the error that
- * kept them from all starting (those started are stopped and reaped).  A
- * stop is passed on to every worker.
- */
-static int run_workers(int jobs, job_fn fn, void *ctx, run_watch *watch,
-                       const volatile sig_atomic_t *stop, job_report *reports, etl_error *err)
-{
-    /* Shared before fork: workers count there, the parent sums for the progress line. */
-    job_count *counts = NULL;
-    if (cli_progress_on(&watch->bar)) {
-        counts = mmap(NULL, 64 * sizeof(*counts), PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (counts == MAP_FAILED)
-            counts = NULL; /* no progress then, the run itself needs none of it */
-    }
-    pid_t pids[64];
-    int fds[64];
-    int started = 0;
-    int rc = ETL_OK;
-    fflush(NULL);
-    for (int k = 0; k < jobs && rc == ETL_OK; k++) {
-        int fd[2];
-        if (pipe(fd) != 0) {
-            rc = etl_error_set(err, ETL_ERR_IO, "--jobs: pipe: %s", strerror(errno));
-            break;
-        }
-        pid_t pid = fork();
-        if (pid < 0) {
-            close(fd[0]);
-            close(fd[1]);
-            rc = etl_error_set(err, ETL_ERR_IO, "--jobs: fork: %s", strerror(errno));
-            break;
-        }
-        if (pid == 0) {
-            close(fd[0]);
-            job_report rep;
-            memset(&rep, 0, sizeof(rep));
-            etl_error_clear(&rep.err);
-            fn(ctx, k, jobs, counts ? &counts[k] : NULL, &rep);
-            ssize_t w = write(fd[1], &rep, sizeof(rep));
-            _exit(w == (ssize_t)sizeof(rep) ? 0 : 1); /* not exit(): the server is the parent's */
-        }
-        close(fd[1]);
-        pids[started] = pid;
-        fds[started++] = fd[0];
-    }
-    /* Could not start them all: the ones running stop and roll back (their stop flag). */
-    for (int k = 0; rc != ETL_OK && k < started; k++)
-        kill(pids[k], SIGTERM);
-    bool forwarded = false;
-    if (counts) {
-        watch_jobs(watch, counts, fds, pids, started, stop, &forwarded);
-        munmap(counts, 64 * sizeof(*counts));
-    }
-    for (int k = 0; k < started; k++) {
-        job_report *rep = &reports[k];
-        ssize_t got;
-        /*
-         * A stop that came while forking, or that interrupts read() or
-         * waitpid() (our handler has no SA_RESTART): pass it on, wait on.
-         */
-        forward_stop(stop, pids, started, &forwarded);
-        while ((got = read(fds[k], rep, sizeof(*rep))) < 0 && errno == EINTR)
-            forward_stop(stop, pids, started, &forwarded);
-        close(fds[k]);
-        int status = 0;
-        while (waitpid(pids[k], &status, 0) < 0 && errno == EINTR)
-            forward_stop(stop, pids, started, &forwarded);
-        if (got != (ssize_t)sizeof(*rep)) {
-            memset(rep, 0, sizeof(*rep));
-            rep->rc = etl_error_set(&rep->err, ETL_ERR_IO, "died without a report");
-        }
-        if (rep->rc != ETL_OK)
-            etl_error_wrap(&rep->err, "worker %d of %d", k + 1, jobs);
-    }
-    return rc;
-}
-
-/* The parts of a scenario run: worker k takes the submissions whose id's last byte is k mod n. */
-typedef struct scenario_job {
-    const etl_pipeline_cfg *pcfg;
-    const char *conninfo;
-    const char *db;
-} scenario_job;
-
-static void scenario_worker(void *ctx, int k, int n, job_count *count, job_report *rep)
-{
-    const scenario_job *job = ctx;
-    char filter[96];
-    snprintf(filter, sizeof(filter), "get_byte(uuid_send(s.id), 15) %% %d = %d", n, k);
-    etl_pipeline_cfg mine = *job->pcfg;
-    mine.source_filter = filter;
-    /* Workers never draw: N lines redrawn in place would garble each other. */
-    mine.progress = count ? job_progress : NULL;
-    mine.hook_ctx = count;
-    rep->rc = run_one(&mine, job->conninfo, job->db, &rep->st, &rep->err);
-}
-
-/*
- * Scenario --jobs N: the parts are disjoint and cover everything, so the
- * events are those of one job.  Each worker commits its own part; elapsed
- * is the wall time of the slowest, memory the sum of the workers' peaks.
- */
-static int run_jobs(const etl_pipeline_cfg *pcfg, const char *conninfo, const char *db, int jobs,
-                    run_watch *watch, etl_run_stats *st, etl_error *err)
-{
-    job_report reports[64];
-    memset(reports, 0, sizeof(reports));
-    scenario_job job = {pcfg, conninfo, db};
-    long long t0 = etl_now_us();
-    int rc = run_workers(jobs, scenario_worker, &job, watch, pcfg->stop, reports, err);
-    memset(st, 0, sizeof(*st));
-    for (int k = 0; k < jobs; k++) {
-        if (reports[k].rc != ETL_OK && rc == ETL_OK) {
-            *err = reports[k].err;
-            rc = err->code;
-        }
-        etl_run_stats_add(st, &reports[k].st);
-        st->peak_rss_kib += reports[k].st.peak_rss_kib;
-    }
-    st->elapsed_us = etl_now_us() - t0;
-    return rc;
-}
-
-/* In place, --jobs N: N runs at once, sharing the change queue (each claims its own rows). */
-static void inplace_job_progress(void *ctx, const etl_run_stats *so_far, size_t backlog)
-{
-    (void)backlog;
-    job_progress(ctx, so_far);
-}
-
-static void inplace_worker(void *ctx, int k, int n, job_count *count, job_report *rep)
-{
-    (void)k;
-    (void)n;
-    etl_prod_cfg mine = *(const etl_prod_cfg *)ctx;
-    mine.progress = count ? inplace_job_progress : NULL;
-    mine.progress_ctx = count;
-    etl_prod_result res;
-    rep->rc = etl_prod_run(&mine, &res, &rep->err);
-    rep->st = res.stats;
-    rep->run_id = res.run_id;
-    rep->backlog = res.backlog;
-    rep->capture = res.capture;
-}
-
-/*
- * The runs' figures summed (memory too: per worker), elapsed the wall time,
- * the first error.  Without change capture runs go one at a time (a lock),
- * so N workers would wait for each other: refused before starting.
- */
-static int run_inplace_jobs(const etl_prod_cfg *pc, int jobs, cli_progress *bar,
-                            etl_prod_result *res, long long *first_id, long long *last_id,
-                            etl_error *err)
-{
-    memset(res, 0, sizeof(*res));
-    bool capture = false;
-    int rc = etl_prod_has_capture(pc, &capture, err);
-    if (rc == ETL_OK && !capture)
-        rc = etl_error_set(err, ETL_ERR_USAGE,
-                           "--jobs needs change capture (`etl init` without --no-capture): "
-                           "without it, in-place runs go one at a time");
-    if (rc != ETL_OK)
-        return rc;
-    job_report reports[64];
-    memset(reports, 0, sizeof(reports));
-    run_watch watch = {*bar, 0};
-    long long t0 = etl_now_us();
-    etl_prod_cfg each = *pc; /* the workers' copy (they set their own progress) */
-    rc = run_workers(jobs, inplace_worker, &each, &watch, pc->stop, reports, err);
-    *bar = watch.bar;
-    for (int k = 0; k < jobs; k++) {
-        const job_report *r = &reports[k];
-        if (r->rc != ETL_OK && rc == ETL_OK) {
-            *err = r->err;
-            rc = err->code;
-        }
-        etl_run_stats_add(&res->stats, &r->st);
-        res->stats.peak_rss_kib += r->st.peak_rss_kib;
-        if (r->run_id && (!*first_id || r->run_id < *first_id))
-            *first_id = r->run_id;
-        if (r->run_id > *last_id)
-            *last_id = r->run_id;
-        res->backlog = r->backlog > res->backlog ? r->backlog : res->backlog;
-        res->capture = res->capture || r->capture;
-    }
-    res->run_id = *first_id;
-    res->stats.elapsed_us = etl_now_us() - t0;
-    return rc;
+    run_watch *w = ctx;
+    char count[160];
+    cli_progress_fmt_count(count, sizeof(count), p->submissions, w->total, "submissions",
+                           w->bar->now_us() - w->bar->start_us);
+    cli_progress_update(w->bar, "%s, %zu events, %d/%d workers done", count, p->events, p->done,
+                        p->started);
 }
 
 static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
@@ -512,7 +203,10 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         rc = etl_prod_run(&pc, &res, &err);
         first_id = last_id = res.run_id;
     } else {
-        rc = run_inplace_jobs(&pc, (int)jobs, &bar, &res, &first_id, &last_id, &err);
+        run_watch watch = {&bar, 0};
+        rc = etl_prod_run_jobs(&pc, (int)jobs, cli_progress_on(&bar) ? workers_progress : NULL,
+                               &watch, &res, &last_id, &err);
+        first_id = res.run_id;
     }
     cli_progress_end(&bar);
     const etl_run_stats *st = &res.stats;
@@ -636,7 +330,8 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
         rc = cli_find_processor(config, processor, &p, &err);
     if (rc == ETL_OK)
         rc = cli_session_open(cli, &session, &err);
-    run_watch watch;
+    cli_progress bar;
+    run_watch watch = {&bar, 0};
     bool exists = false;
     if (rc == ETL_OK && (rc = cli_db_exists(&session, tpl, &exists, &err)) == ETL_OK && !exists)
         rc = etl_error_set(&err, ETL_ERR_USAGE,
@@ -660,20 +355,29 @@ int cmd_process(int argc, char **argv, etl_cli *cli)
                                  .hook_ctx = &watch};
         char what[160];
         snprintf(what, sizeof(what), "process %s %s", scenario, processor);
-        cli_progress_start(&watch.bar, cli, what);
+        cli_progress_start(&bar, cli, what);
         watch.total = sc->submissions + sc->nfixtures;
-        rc = jobs == 1 ? run_one(&pcfg, session.conninfo, run, &st, &err)
-                       : run_jobs(&pcfg, session.conninfo, run, (int)jobs, &watch, &st, &err);
-        cli_progress_end(&watch.bar);
+        rc = etl_workers_run_parts(&pcfg, session.conninfo, run, (int)jobs,
+                                   cli_progress_on(&bar) ? workers_progress : NULL, &watch, &st,
+                                   &err);
+        cli_progress_end(&bar);
         if (rc != ETL_OK)
             etl_error_wrap(&err, "process %s %s", scenario, processor);
     }
     cli_session_close(&session);
     /* The figures are this command's result: printed with -q too. */
-    if (rc == ETL_OK)
-        print_summary(scenario, p, &st, run, json);
-    else if (json)
-        print_failure_json(scenario, processor, &err);
+    etl_summary sum;
+    if (rc == ETL_OK) {
+        etl_summary_of_run(&sum, scenario, p, run, &st);
+        if (!json)
+            print_text(&sum);
+        else if ((rc = print_json(&sum)) != ETL_OK)
+            etl_error_set(&err, rc, "process %s %s: out of memory", scenario, processor);
+    } else if (json) {
+        /* Still one object, with the error (if memory allows: the error is said anyway). */
+        etl_summary_of_failure(&sum, scenario, processor, etl_exit_status(err.code), err.msg);
+        print_json(&sum);
+    }
     etl_config_free(config);
     if (rc != ETL_OK)
         return cli_fail(&err);

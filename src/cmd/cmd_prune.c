@@ -9,7 +9,7 @@
 #include "cmd.h"
 #include "exitcodes.h"
 #include "etl/production.h"
-#include "json_out.h"
+#include "etl/json_out.h"
 
 #include "banned.h"
 

@@ -14,7 +14,7 @@
 #include "etl/config.h"
 #include "etl/production.h"
 #include "etl/text.h"
-#include "json_out.h"
+#include "etl/json_out.h"
 
 #include "banned.h"
 

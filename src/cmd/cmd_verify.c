@@ -10,7 +10,7 @@
 #include "cmd.h"
 #include "exitcodes.h"
 #include "etl/production.h"
-#include "json_out.h"
+#include "etl/json_out.h"
 #include "progress.h"
 
 #include "banned.h"

@@ -7,6 +7,7 @@
  */
 #include "etl/config.h"
 #include "etl/buf.h"
+#include "etl/row.h"
 #include "etl/text.h"
 
 #include <stdarg.h>
@@ -25,6 +26,7 @@ typedef struct ynode {
     char *value;          /* scalars */
     struct ynode **items; /* maps: key, value, key, value...; sequences: elements */
     size_t n;
+    size_t cap; /* items allocated */
 } ynode;
 
 #define YAML_MAX_DEPTH 64
@@ -42,12 +44,11 @@ static void ynode_free(ynode *n)
 
 static int ynode_add(ynode *parent, ynode *child)
 {
-    /* an array of pointers: sizeof(*p) is meant */
+    /* an array of pointers: sizeof(*parent->items) is meant */
     // NOLINTNEXTLINE(bugprone-sizeof-expression)
-    ynode **p = realloc(parent->items, (parent->n + 1) * sizeof(*p));
-    if (!p)
+    if (etl_grow((void **)&parent->items, &parent->cap, parent->n + 1, sizeof(*parent->items)) !=
+        ETL_OK)
         return ETL_ERR_NOMEM;
-    parent->items = p;
     parent->items[parent->n++] = child;
     return ETL_OK;
 }
@@ -324,8 +325,9 @@ static int top_section(const reader *r, const ynode *root, const char *key, cons
     return ETL_OK;
 }
 
-static void scenario_release(etl_scenario_cfg *s)
+static void scenario_release(void *entry)
 {
+    etl_scenario_cfg *s = entry;
     free(s->name);
     free(s->description);
     for (size_t i = 0; i < s->nschemas; i++)
@@ -337,8 +339,9 @@ static void scenario_release(etl_scenario_cfg *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void processor_release(etl_processor_cfg *p)
+static void processor_release(void *entry)
 {
+    etl_processor_cfg *p = entry;
     free(p->name);
     free(p->description);
     free(p->file);
@@ -349,8 +352,9 @@ static void processor_release(etl_processor_cfg *p)
     memset(p, 0, sizeof(*p));
 }
 
-static int read_scenario(const reader *r, const ynode *key, const ynode *v, etl_scenario_cfg *s)
+static int read_scenario(const reader *r, const ynode *key, const ynode *v, void *entry)
 {
+    etl_scenario_cfg *s = entry;
     static const char *const known[] = {"description", "forms",    "users", "submissions",
                                         "schemas",     "fixtures", "seed",  "unanswered",
                                         "extra_keys",  NULL};
@@ -393,34 +397,6 @@ static int read_scenario(const reader *r, const ynode *key, const ynode *v, etl_
     return ETL_OK;
 }
 
-int etl_config_parse_scenarios(etl_config *c, const char *file, const char *text, size_t len,
-                               etl_error *err)
-{
-    reader r = {file, err};
-    ynode *root = NULL;
-    const ynode *sec = NULL;
-    int rc = yaml_tree(file, text, len, &root, err);
-    if (rc == ETL_OK)
-        rc = top_section(&r, root, "scenarios", &sec);
-    for (size_t i = 0; rc == ETL_OK && sec && i < sec->n; i += 2) {
-        etl_scenario_cfg *p = realloc(c->scenarios, (c->nscenarios + 1) * sizeof(*p));
-        if (!p) {
-            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-            break;
-        }
-        c->scenarios = p;
-        etl_scenario_cfg *s = &c->scenarios[c->nscenarios];
-        memset(s, 0, sizeof(*s));
-        rc = read_scenario(&r, sec->items[i], sec->items[i + 1], s);
-        if (rc != ETL_OK)
-            scenario_release(s);
-        else
-            c->nscenarios++;
-    }
-    ynode_free(root);
-    return rc;
-}
-
 /* Where key's value stands in map (line 0: not given). */
 static etl_cfg_pos pos_of(const ynode *map, const char *key)
 {
@@ -429,8 +405,9 @@ static etl_cfg_pos pos_of(const ynode *map, const char *key)
     return at;
 }
 
-static int read_processor(const reader *r, const ynode *key, const ynode *v, etl_processor_cfg *p)
+static int read_processor(const reader *r, const ynode *key, const ynode *v, void *entry)
 {
+    etl_processor_cfg *p = entry;
     static const char *const known[] = {"description", "runner",        "extractor",  "transformer",
                                         "loader",      "extract_batch", "load_batch", "form_cache",
                                         "max_depth",   "max_bytes",     NULL};
@@ -447,8 +424,8 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     p->transformer = strdup("flatten");
     if (!p->name || !p->file || !p->runner || !p->transformer)
         return etl_error_set(r->err, ETL_ERR_NOMEM, "out of memory");
-    p->extract_batch = 500;
-    p->load_batch = 500;
+    p->extract_batch = ETL_DEFAULT_BATCH_ROWS;
+    p->load_batch = ETL_DEFAULT_BATCH_ROWS;
     p->form_cache = 16;
     p->max_depth = 64;
     p->max_bytes = 16U << 20;
@@ -472,32 +449,57 @@ static int read_processor(const reader *r, const ynode *key, const ynode *v, etl
     return rc;
 }
 
-int etl_config_parse_processors(etl_config *c, const char *file, const char *text, size_t len,
-                                etl_error *err)
+/* How to read one file's top-level section into its table. */
+typedef struct section {
+    const char *key; /* "scenarios", "processors" */
+    size_t size;     /* bytes per entry */
+    int (*read)(const reader *r, const ynode *key, const ynode *v, void *entry);
+    void (*release)(void *entry); /* an entry that failed to read */
+} section;
+
+/* Append the entries of file's section `sec` to *table, of *n entries. */
+static int parse_section(const section *sec, const char *file, const char *text, size_t len,
+                         void **table, size_t *n, etl_error *err)
 {
     reader r = {file, err};
     ynode *root = NULL;
-    const ynode *sec = NULL;
+    const ynode *map = NULL;
     int rc = yaml_tree(file, text, len, &root, err);
     if (rc == ETL_OK)
-        rc = top_section(&r, root, "processors", &sec);
-    for (size_t i = 0; rc == ETL_OK && sec && i < sec->n; i += 2) {
-        etl_processor_cfg *p = realloc(c->processors, (c->nprocessors + 1) * sizeof(*p));
-        if (!p) {
+        rc = top_section(&r, root, sec->key, &map);
+    size_t cap = *n; /* the table keeps no capacity: assume no room past its entries */
+    for (size_t i = 0; rc == ETL_OK && map && i < map->n; i += 2) {
+        if (etl_grow(table, &cap, *n + 1, sec->size) != ETL_OK) {
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
             break;
         }
-        c->processors = p;
-        etl_processor_cfg *pc = &c->processors[c->nprocessors];
-        memset(pc, 0, sizeof(*pc));
-        rc = read_processor(&r, sec->items[i], sec->items[i + 1], pc);
+        void *entry = (char *)*table + *n * sec->size;
+        memset(entry, 0, sec->size);
+        rc = sec->read(&r, map->items[i], map->items[i + 1], entry);
         if (rc != ETL_OK)
-            processor_release(pc);
+            sec->release(entry);
         else
-            c->nprocessors++;
+            (*n)++;
     }
     ynode_free(root);
     return rc;
+}
+
+int etl_config_parse_scenarios(etl_config *c, const char *file, const char *text, size_t len,
+                               etl_error *err)
+{
+    static const section scenarios = {"scenarios", sizeof(etl_scenario_cfg), read_scenario,
+                                      scenario_release};
+    return parse_section(&scenarios, file, text, len, (void **)&c->scenarios, &c->nscenarios, err);
+}
+
+int etl_config_parse_processors(etl_config *c, const char *file, const char *text, size_t len,
+                                etl_error *err)
+{
+    static const section processors = {"processors", sizeof(etl_processor_cfg), read_processor,
+                                       processor_release};
+    return parse_section(&processors, file, text, len, (void **)&c->processors, &c->nprocessors,
+                         err);
 }
 
 static int load_one(etl_config *c, const char *dir, const char *name,
@@ -552,16 +554,10 @@ void etl_config_free(etl_config *c)
 
 const etl_scenario_cfg *etl_config_scenario(const etl_config *c, const char *name)
 {
-    for (size_t i = 0; i < c->nscenarios; i++)
-        if (strcmp(c->scenarios[i].name, name) == 0)
-            return &c->scenarios[i];
-    return NULL;
+    return etl_find_named(c->scenarios, c->nscenarios, sizeof(*c->scenarios), name);
 }
 
 const etl_processor_cfg *etl_config_processor(const etl_config *c, const char *name)
 {
-    for (size_t i = 0; i < c->nprocessors; i++)
-        if (strcmp(c->processors[i].name, name) == 0)
-            return &c->processors[i];
-    return NULL;
+    return etl_find_named(c->processors, c->nprocessors, sizeof(*c->processors), name);
 }

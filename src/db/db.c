@@ -42,11 +42,14 @@ struct etl_result {
     PGresult *res;
 };
 
+/* The server's notices and warnings, only with -v.  libpq ends each with a newline. */
 static void quiet_notices(void *arg, const char *message)
 {
     const etl_db *db = arg;
-    if (db->log && db->log->verbosity > 0)
-        fprintf(stderr, "etl: server: %s", message);
+    size_t n = strlen(message);
+    if (n > 0 && message[n - 1] == '\n')
+        n--;
+    etl_log_verbose(db->log, "server: %.*s", (int)n, message);
 }
 
 char *etl_db_redact(const char *conninfo)
@@ -193,6 +196,10 @@ void etl_db_close(etl_db *db)
     free(db);
 }
 
+/*
+ * --debug-sql: the statement (its start, if long) and how long it took.
+ * Logged with no etl_log, so that -q does not hide what was asked for.
+ */
 static void log_sql(const etl_db *db, const char *sql, long long t0, int nparams)
 {
     if (!db->log || !db->log->debug_sql)
@@ -204,13 +211,12 @@ static void log_sql(const etl_db *db, const char *sql, long long t0, int nparams
     if (nparams > 0)
         snprintf(params, sizeof(params), " [%d parameters]", nparams);
     if (n > shown)
-        fprintf(stderr, "etl: sql: %.*s... (%zu bytes)%s: %.3f ms\n", (int)shown, sql, n, params,
-                ms);
+        etl_log_info(NULL, "sql: %.*s... (%zu bytes)%s: %.3f ms", (int)shown, sql, n, params, ms);
     else
-        fprintf(stderr, "etl: sql: %s%s: %.3f ms\n", sql, params, ms);
+        etl_log_info(NULL, "sql: %s%s: %.3f ms", sql, params, ms);
 }
 
-/* Turn a PGresult into ETL_OK or an error; clears res unless keep and OK. */
+/* ETL_OK if res has the status wanted (the caller keeps res), else the error (res cleared). */
 static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -228,12 +234,9 @@ static int check(etl_db *db, PGresult *res, ExecStatusType want, etl_error *err)
     return code;
 }
 
-/* A query's PGresult checked and wrapped for the caller, or freed with the error. */
-static int to_result(etl_db *db, PGresult *res, etl_result **out, etl_error *err)
+/* A query's checked PGresult wrapped for the caller, or freed. */
+static int wrap_result(PGresult *res, etl_result **out, etl_error *err)
 {
-    int rc = check(db, res, PGRES_TUPLES_OK, err);
-    if (rc != ETL_OK)
-        return rc;
     etl_result *r = malloc(sizeof(*r));
     if (!r) {
         PQclear(res);
@@ -296,73 +299,92 @@ int etl_db_wait_query(etl_db *db, etl_result **out, etl_error *err)
     PGresult *res = db->stash;
     db->stash = NULL;
     db->stashed = false;
-    return to_result(db, res, out, err);
+    int rc = check(db, res, PGRES_TUPLES_OK, err);
+    return rc == ETL_OK ? wrap_result(res, out, err) : rc;
+}
+
+/* One synchronous statement, in the shape of the libpq call that runs it. */
+typedef struct stmt {
+    enum { EXEC, EXEC_PARAMS, PREPARE, EXEC_PREPARED } how;
+    const char *sql;  /* EXEC, EXEC_PARAMS, PREPARE */
+    const char *name; /* PREPARE, EXEC_PREPARED: the prepared statement */
+    int nparams;      /* EXEC_PARAMS, EXEC_PREPARED: params[0..nparams); PREPARE: $n count */
+    const char *const *params;
+} stmt;
+
+/*
+ * Every synchronous call: collect a query in flight, run s, log it, check
+ * its status against want.  On success *keep gets the result if keep is not
+ * NULL (the caller clears it); otherwise it is cleared here.
+ */
+static int run(etl_db *db, const stmt *s, ExecStatusType want, PGresult **keep, etl_error *err)
+{
+    settle(db);
+    long long t0 = etl_now_us();
+    PGresult *res = NULL;
+    switch (s->how) {
+    case EXEC:
+        res = PQexec(db->conn, s->sql);
+        break;
+    case EXEC_PARAMS:
+        res = PQexecParams(db->conn, s->sql, s->nparams, NULL, s->params, NULL, NULL, 0);
+        break;
+    case PREPARE:
+        res = PQprepare(db->conn, s->name, s->sql, s->nparams, NULL);
+        break;
+    case EXEC_PREPARED:
+        res = PQexecPrepared(db->conn, s->name, s->nparams, s->params, NULL, NULL, 0);
+        break;
+    }
+    if (s->how != EXEC_PREPARED) {
+        log_sql(db, s->sql, t0, s->how == EXEC_PARAMS ? s->nparams : 0);
+    } else if (db->log && db->log->debug_sql) {
+        char line[96];
+        snprintf(line, sizeof(line), "EXECUTE %s", s->name);
+        log_sql(db, line, t0, s->nparams);
+    }
+    int rc = check(db, res, want, err);
+    if (rc == ETL_OK && keep)
+        *keep = res;
+    else if (rc == ETL_OK)
+        PQclear(res);
+    return rc;
 }
 
 int etl_db_exec(etl_db *db, const char *sql, etl_error *err)
 {
-    settle(db);
-    long long t0 = etl_now_us();
-    PGresult *res = PQexec(db->conn, sql);
-    log_sql(db, sql, t0, 0);
-    int rc = check(db, res, PGRES_COMMAND_OK, err);
-    if (rc == ETL_OK)
-        PQclear(res);
-    return rc;
+    return run(db, &(stmt){.how = EXEC, .sql = sql}, PGRES_COMMAND_OK, NULL, err);
 }
 
 int etl_db_exec_params(etl_db *db, const char *sql, int nparams, const char *const *params,
                        etl_error *err)
 {
-    settle(db);
-    settle(db);
-    long long t0 = etl_now_us();
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    log_sql(db, sql, t0, nparams);
-    int rc = check(db, res, PGRES_COMMAND_OK, err);
-    if (rc == ETL_OK)
-        PQclear(res);
-    return rc;
+    return run(db, &(stmt){.how = EXEC_PARAMS, .sql = sql, .nparams = nparams, .params = params},
+               PGRES_COMMAND_OK, NULL, err);
 }
 
 int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *params,
                  etl_result **out, etl_error *err)
 {
-    settle(db);
     *out = NULL;
-    long long t0 = etl_now_us();
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    log_sql(db, sql, t0, nparams);
-    return to_result(db, res, out, err);
+    PGresult *res = NULL;
+    int rc = run(db, &(stmt){.how = EXEC_PARAMS, .sql = sql, .nparams = nparams, .params = params},
+                 PGRES_TUPLES_OK, &res, err);
+    return rc == ETL_OK ? wrap_result(res, out, err) : rc;
 }
 
 int etl_db_prepare(etl_db *db, const char *name, const char *sql, int nparams, etl_error *err)
 {
-    settle(db);
-    long long t0 = etl_now_us();
-    PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
-    log_sql(db, sql, t0, 0);
-    int rc = check(db, res, PGRES_COMMAND_OK, err);
-    if (rc == ETL_OK)
-        PQclear(res);
-    return rc;
+    return run(db, &(stmt){.how = PREPARE, .sql = sql, .name = name, .nparams = nparams},
+               PGRES_COMMAND_OK, NULL, err);
 }
 
 int etl_db_exec_prepared(etl_db *db, const char *name, int nparams, const char *const *params,
                          etl_error *err)
 {
-    settle(db);
-    long long t0 = etl_now_us();
-    PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
-    if (db->log && db->log->debug_sql) {
-        char line[96];
-        snprintf(line, sizeof(line), "EXECUTE %s", name);
-        log_sql(db, line, t0, nparams);
-    }
-    int rc = check(db, res, PGRES_COMMAND_OK, err);
-    if (rc == ETL_OK)
-        PQclear(res);
-    return rc;
+    return run(db,
+               &(stmt){.how = EXEC_PREPARED, .name = name, .nparams = nparams, .params = params},
+               PGRES_COMMAND_OK, NULL, err);
 }
 
 /* Collect every pending result after a COPY; the first failure wins over rc == ETL_OK. */
@@ -379,13 +401,8 @@ static int drain_results(etl_db *db, int rc, etl_error *err)
 
 int etl_db_copy_begin(etl_db *db, const char *sql, etl_error *err)
 {
-    settle(db);
-    long long t0 = etl_now_us();
-    PGresult *res = PQexec(db->conn, sql);
-    log_sql(db, sql, t0, 0);
-    int rc = check(db, res, PGRES_COPY_IN, err);
+    int rc = run(db, &(stmt){.how = EXEC, .sql = sql}, PGRES_COPY_IN, NULL, err);
     if (rc == ETL_OK) {
-        PQclear(res);
         db->copy_pending = 0;
         PQsetnonblocking(db->conn, 1);
     }
@@ -465,13 +482,9 @@ int etl_db_copy_out(etl_db *db, const char *sql,
                     int (*sink)(void *ctx, const char *data, size_t len, etl_error *err), void *ctx,
                     etl_error *err)
 {
-    long long t0 = etl_now_us();
-    PGresult *res = PQexec(db->conn, sql);
-    log_sql(db, sql, t0, 0);
-    int rc = check(db, res, PGRES_COPY_OUT, err);
+    int rc = run(db, &(stmt){.how = EXEC, .sql = sql}, PGRES_COPY_OUT, NULL, err);
     if (rc != ETL_OK)
         return rc;
-    PQclear(res);
     char *buf = NULL;
     int n;
     while ((n = PQgetCopyData(db->conn, &buf, 0)) > 0) {

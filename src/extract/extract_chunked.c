@@ -14,15 +14,11 @@
 #include "extract.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "banned.h"
 
 typedef struct chunked_state {
-    etl_extractor_cfg cfg;
-    etl_db *db;
-    etl_result *res; /* the current chunk */
-    etl_submission *rows;
+    etl_extract_base base; /* res: the current chunk */
     int in_tx;
     bool in_flight; /* a FETCH was sent and not collected */
     bool exhausted; /* the last FETCH returned a short chunk: no more rows */
@@ -33,20 +29,18 @@ static int chunked_open(void *state, etl_error *err)
 {
     chunked_state *st = state;
     etl_buf sql = ETL_BUF_INIT;
-    int rc = etl_db_exec(st->db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    int rc = etl_db_exec(st->base.db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
     st->in_tx = 1;
-    etl_buf query = ETL_BUF_INIT;
-    rc = etl_extract_joined_query(&query, st->cfg.filter);
+    rc = etl_buf_puts(&sql, "DECLARE etl_submissions NO SCROLL CURSOR FOR ");
     if (rc == ETL_OK)
-        rc = etl_buf_printf(&sql, "DECLARE etl_submissions NO SCROLL CURSOR FOR %s", query.data);
-    etl_buf_release(&query);
+        rc = etl_extract_query(&sql, ETL_EXTRACT_JOINED_SELECT, st->base.cfg.filter);
     if (rc != ETL_OK) {
         etl_buf_release(&sql);
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }
-    rc = etl_db_exec(st->db, sql.data, err);
+    rc = etl_db_exec(st->base.db, sql.data, err);
     etl_buf_release(&sql);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
@@ -56,26 +50,26 @@ static int chunked_open(void *state, etl_error *err)
 static int chunked_next(void *state, etl_submission_batch *out, etl_error *err)
 {
     chunked_state *st = state;
-    etl_result_free(st->res); /* the previous chunk is no longer borrowed */
-    st->res = NULL;
-    out->rows = st->rows;
+    etl_result_free(st->base.res); /* the previous chunk is no longer borrowed */
+    st->base.res = NULL;
+    out->rows = st->base.rows;
     out->count = 0;
     if (st->exhausted)
         return ETL_DONE;
-    int rc = st->in_flight ? ETL_OK : etl_db_send_query(st->db, st->fetch_sql, err);
+    int rc = st->in_flight ? ETL_OK : etl_db_send_query(st->base.db, st->fetch_sql, err);
     if (rc == ETL_OK) {
         st->in_flight = false;
-        rc = etl_db_wait_query(st->db, &st->res, err);
+        rc = etl_db_wait_query(st->base.db, &st->base.res, err);
     }
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot read submissions");
-    int n = etl_result_rows(st->res);
+    int n = etl_result_rows(st->base.res);
     for (int r = 0; r < n; r++)
-        etl_extract_joined_row(st->res, r, &st->rows[r]);
+        etl_extract_joined_row(st->base.res, r, &st->base.rows[r]);
     out->count = (size_t)n;
-    st->exhausted = (size_t)n < st->cfg.batch_rows;
+    st->exhausted = (size_t)n < st->base.cfg.batch_rows;
     if (!st->exhausted) {
-        if (etl_db_send_query(st->db, st->fetch_sql, err) != ETL_OK)
+        if (etl_db_send_query(st->base.db, st->fetch_sql, err) != ETL_OK)
             return etl_error_wrap(err, "cannot read submissions");
         st->in_flight = true;
     }
@@ -85,16 +79,17 @@ static int chunked_next(void *state, etl_submission_batch *out, etl_error *err)
 static void chunked_destroy(void *state)
 {
     chunked_state *st = state;
-    if (!st)
-        return;
-    etl_result_free(st->res);
-    if (st->in_tx) {
-        etl_error ignored;
-        /* Read-only: ending it either way is the same; rollback also drops the cursor. */
-        etl_db_exec(st->db, "ROLLBACK", &ignored);
+    etl_error ignored;
+    if (st && st->in_flight) {
+        /* Destroyed before the end: collect the FETCH read ahead, so the connection is clean. */
+        etl_result *ahead = NULL;
+        etl_db_wait_query(st->base.db, &ahead, &ignored);
+        etl_result_free(ahead);
     }
-    free(st->rows);
-    free(st);
+    /* Read-only: ending it either way is the same; rollback also drops the cursor. */
+    if (st && st->in_tx)
+        etl_db_exec(st->base.db, "ROLLBACK", &ignored);
+    etl_extract_destroy(st);
 }
 
 static const etl_extractor_ops chunked_ops = {
@@ -107,22 +102,10 @@ static const etl_extractor_ops chunked_ops = {
 int etl_extractor_chunked_new(etl_extractor *out, const etl_extractor_cfg *cfg, etl_db *db,
                               etl_error *err)
 {
-    out->ops = &chunked_ops;
-    out->state = NULL;
-    chunked_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    st->cfg = *cfg;
-    if (st->cfg.batch_rows == 0)
-        st->cfg.batch_rows = 500;
-    st->db = db;
-    snprintf(st->fetch_sql, sizeof(st->fetch_sql), "FETCH FORWARD %zu FROM etl_submissions",
-             st->cfg.batch_rows);
-    st->rows = calloc(st->cfg.batch_rows, sizeof(*st->rows));
-    if (!st->rows) {
-        chunked_destroy(st);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    out->state = st;
-    return ETL_OK;
+    int rc = etl_extract_new(out, &chunked_ops, sizeof(chunked_state), cfg, db, err);
+    chunked_state *st = out->state; /* NULL on failure */
+    if (st)
+        snprintf(st->fetch_sql, sizeof(st->fetch_sql), "FETCH FORWARD %zu FROM etl_submissions",
+                 st->base.cfg.batch_rows);
+    return rc;
 }

@@ -29,11 +29,8 @@ typedef struct identity_map {
 } identity_map;
 
 typedef struct naive_state {
-    etl_extractor_cfg cfg;
-    etl_db *db;
-    etl_result *res;
+    etl_extract_base base;
     int row;
-    etl_submission *rows;
     identity_map users;
     identity_map forms;
 } naive_state;
@@ -88,17 +85,20 @@ static int map_add(identity_map *m, object *o)
     return ETL_OK;
 }
 
+static void object_free(object *o)
+{
+    if (!o)
+        return;
+    free(o->id);
+    free(o->name);
+    free(o->schema);
+    free(o);
+}
+
 static void map_release(identity_map *m)
 {
-    for (size_t i = 0; i < m->nslots; i++) {
-        object *o = m->slots[i];
-        if (!o)
-            continue;
-        free(o->id);
-        free(o->name);
-        free(o->schema);
-        free(o);
-    }
+    for (size_t i = 0; i < m->nslots; i++)
+        object_free(m->slots[i]);
     free(m->slots);
     memset(m, 0, sizeof(*m));
 }
@@ -116,7 +116,7 @@ static int load_object(naive_state *st, identity_map *m, const char *sql, const 
         return ETL_OK;
     etl_result *r = NULL;
     const char *params[1] = {id};
-    int rc = etl_db_query(st->db, sql, 1, params, &r, err);
+    int rc = etl_db_query(st->base.db, sql, 1, params, &r, err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot load %s %s", kind, id);
     bool found = etl_result_rows(r) == 1;
@@ -129,12 +129,7 @@ static int load_object(naive_state *st, identity_map *m, const char *sql, const 
     }
     etl_result_free(r);
     if (!o || !o->id || (found && !o->name) || map_add(m, o) != ETL_OK) {
-        if (o) {
-            free(o->id);
-            free(o->name);
-            free(o->schema);
-            free(o);
-        }
+        object_free(o);
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }
     *out = o;
@@ -144,51 +139,42 @@ static int load_object(naive_state *st, identity_map *m, const char *sql, const 
 static int naive_open(void *state, etl_error *err)
 {
     naive_state *st = state;
-    etl_buf sql = ETL_BUF_INIT;
-    if (etl_buf_puts(&sql, "SELECT s.id, s.form_id, s.user_id, s.date_created, s.responses "
-                           "FROM app.submissions s ") != ETL_OK ||
-        (st->cfg.filter && etl_buf_printf(&sql, "WHERE %s ", st->cfg.filter) != ETL_OK) ||
-        etl_buf_puts(&sql, "ORDER BY s.date_created, s.id") != ETL_OK) {
-        etl_buf_release(&sql);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    int rc = etl_db_query(st->db, sql.data, 0, NULL, &st->res, err);
-    etl_buf_release(&sql);
-    if (rc != ETL_OK)
-        return etl_error_wrap(err, "cannot read submissions");
-    return ETL_OK;
+    return etl_extract_read_all(&st->base,
+                                "SELECT s.id, s.form_id, s.user_id, s.date_created, s.responses "
+                                "FROM app.submissions s ",
+                                err);
 }
 
 static int naive_next(void *state, etl_submission_batch *out, etl_error *err)
 {
     naive_state *st = state;
-    int total = etl_result_rows(st->res);
+    int total = etl_result_rows(st->base.res);
     size_t n = 0;
-    out->rows = st->rows;
+    out->rows = st->base.rows;
     out->count = 0;
-    while (n < st->cfg.batch_rows && st->row < total) {
+    while (n < st->base.cfg.batch_rows && st->row < total) {
         int r = st->row++;
-        etl_submission *s = &st->rows[n++];
+        etl_submission *s = &st->base.rows[n++];
         object *user = NULL;
         object *form = NULL;
         int rc = load_object(st, &st->users,
                              "SELECT " ETL_EXTRACT_FULL_NAME("u") " FROM app.users u WHERE id = $1",
-                             "user", etl_result_get(st->res, r, 2), &user, err);
+                             "user", etl_result_get(st->base.res, r, 2), &user, err);
         if (rc == ETL_OK)
             rc = load_object(st, &st->forms,
                              "SELECT name, schema::text FROM app.forms WHERE id = $1", "form",
-                             etl_result_get(st->res, r, 1), &form, err);
+                             etl_result_get(st->base.res, r, 1), &form, err);
         if (rc != ETL_OK)
             return rc;
-        s->id = etl_result_get(st->res, r, 0);
+        s->id = etl_result_get(st->base.res, r, 0);
         s->form_id = form->id;
         s->form_name = form->name;
         s->form_schema = form->schema;
         s->user_id = user->id;
         s->user_full_name = user->name;
-        s->created = etl_result_get(st->res, r, 3);
-        s->responses = etl_result_get(st->res, r, 4);
-        s->responses_len = etl_result_len(st->res, r, 4);
+        s->created = etl_result_get(st->base.res, r, 3);
+        s->responses = etl_result_get(st->base.res, r, 4);
+        s->responses_len = etl_result_len(st->base.res, r, 4);
     }
     out->count = n;
     return n ? ETL_OK : ETL_DONE;
@@ -199,11 +185,9 @@ static void naive_destroy(void *state)
     naive_state *st = state;
     if (!st)
         return;
-    etl_result_free(st->res);
     map_release(&st->users);
     map_release(&st->forms);
-    free(st->rows);
-    free(st);
+    etl_extract_destroy(st);
 }
 
 static const etl_extractor_ops naive_ops = {
@@ -216,20 +200,5 @@ static const etl_extractor_ops naive_ops = {
 int etl_extractor_naive_new(etl_extractor *out, const etl_extractor_cfg *cfg, etl_db *db,
                             etl_error *err)
 {
-    out->ops = &naive_ops;
-    out->state = NULL;
-    naive_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    st->cfg = *cfg;
-    if (st->cfg.batch_rows == 0)
-        st->cfg.batch_rows = 500;
-    st->db = db;
-    st->rows = calloc(st->cfg.batch_rows, sizeof(*st->rows));
-    if (!st->rows) {
-        naive_destroy(st);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    out->state = st;
-    return ETL_OK;
+    return etl_extract_new(out, &naive_ops, sizeof(naive_state), cfg, db, err);
 }

@@ -15,12 +15,11 @@
 #define MAX_ROWS (65535 / ETL_EVENT_NCOLS)
 
 typedef struct chunked_state {
-    etl_db *db;
-    const char *table;   /* borrowed from the cfg */
-    size_t rows;         /* events per full statement */
-    const char **params; /* rows * 11 */
-    etl_buf sql;         /* scratch for the remainder statement */
-    int prepared;        /* prepared statements live as long as the connection */
+    etl_load_base base;
+    size_t rows;          /* events per full statement */
+    etl_buf sql;          /* scratch for the remainder statement */
+    int prepared;         /* prepared statements live as long as the connection */
+    const char *params[]; /* rows * 11 */
 } chunked_state;
 
 static int chunked_begin(void *state, etl_error *err)
@@ -28,9 +27,9 @@ static int chunked_begin(void *state, etl_error *err)
     chunked_state *st = state;
     if (st->prepared)
         return ETL_OK;
-    if (etl_load_insert_sql(&st->sql, st->table, st->rows) != ETL_OK)
+    if (etl_load_insert_sql(&st->sql, st->base.table, st->rows) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    int rc = etl_db_prepare(st->db, "etl_insert_chunk", st->sql.data,
+    int rc = etl_db_prepare(st->base.db, "etl_insert_chunk", st->sql.data,
                             (int)(st->rows * ETL_EVENT_NCOLS), err);
     st->prepared = rc == ETL_OK;
     return rc;
@@ -41,17 +40,19 @@ static int chunked_write(void *state, const etl_event_batch *b, etl_error *err)
     chunked_state *st = state;
     size_t i = 0;
     while (i < b->count) {
+        if (etl_load_check_stop(st->base.stop, err) != ETL_OK)
+            return ETL_ERR_INTERRUPTED;
         size_t n = b->count - i < st->rows ? b->count - i : st->rows;
         for (size_t k = 0; k < n; k++)
             etl_event_params(b, &b->events[i + k], &st->params[k * ETL_EVENT_NCOLS]);
         int nparams = (int)(n * ETL_EVENT_NCOLS);
         int rc;
         if (n == st->rows) {
-            rc = etl_db_exec_prepared(st->db, "etl_insert_chunk", nparams, st->params, err);
+            rc = etl_db_exec_prepared(st->base.db, "etl_insert_chunk", nparams, st->params, err);
         } else {
-            if (etl_load_insert_sql(&st->sql, st->table, n) != ETL_OK)
+            if (etl_load_insert_sql(&st->sql, st->base.table, n) != ETL_OK)
                 return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-            rc = etl_db_exec_params(st->db, st->sql.data, nparams, st->params, err);
+            rc = etl_db_exec_params(st->base.db, st->sql.data, nparams, st->params, err);
         }
         if (rc != ETL_OK)
             return etl_error_wrap(err, "cannot insert %zu events starting with submission %s", n,
@@ -61,22 +62,13 @@ static int chunked_write(void *state, const etl_event_batch *b, etl_error *err)
     return ETL_OK;
 }
 
-static int chunked_end(void *state, bool commit, etl_error *err)
-{
-    (void)state;
-    (void)commit;
-    (void)err;
-    return ETL_OK; /* every statement went out in write(): nothing left to finish */
-}
-
 static void chunked_destroy(void *state)
 {
     chunked_state *st = state;
     if (!st)
         return;
     if (st->prepared)
-        etl_load_deallocate(st->db, "etl_insert_chunk");
-    free(st->params);
+        etl_load_deallocate(st->base.db, "etl_insert_chunk");
     etl_buf_release(&st->sql);
     free(st);
 }
@@ -86,31 +78,25 @@ static const etl_loader_ops chunked_ops = {
     .begin = chunked_begin,
     .write = chunked_write,
     .flush = NULL,
-    .end = chunked_end,
+    .end = etl_load_end_sent,
     .destroy = chunked_destroy,
 };
 
 int etl_loader_chunked_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
-    out->ops = &chunked_ops;
+    out->ops = &chunked_ops; /* even on failure, as etl_load_new does */
     out->state = NULL;
-    size_t rows = cfg->batch_rows ? cfg->batch_rows : 500;
+    size_t rows = cfg->batch_rows ? cfg->batch_rows : ETL_DEFAULT_BATCH_ROWS;
     if (rows > MAX_ROWS)
         return etl_error_set(err, ETL_ERR_USAGE,
                              "chunked loader: %zu events per statement is more than PostgreSQL's "
                              "parameter limit allows (at most %d)",
                              rows, MAX_ROWS);
-    chunked_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    st->db = db;
-    st->table = etl_load_table(cfg);
-    st->rows = rows;
-    st->params = calloc(rows * ETL_EVENT_NCOLS, sizeof(*st->params));
-    if (!st->params) {
-        chunked_destroy(st);
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    }
-    out->state = st;
-    return ETL_OK;
+    /* rows <= MAX_ROWS: the size cannot overflow */
+    int rc = etl_load_new(out, &chunked_ops,
+                          sizeof(chunked_state) + rows * ETL_EVENT_NCOLS * sizeof(const char *),
+                          cfg, db, err);
+    if (rc == ETL_OK)
+        ((chunked_state *)out->state)->rows = rows;
+    return rc;
 }

@@ -1,9 +1,12 @@
 /*
- * Pieces every loader shares: the stop check, the INSERT text, and the
- * column values of an event in the order of ETL_EVENT_COLUMNS.
+ * Pieces every loader shares: the start of the constructor, the stop check,
+ * the INSERT text, and the column values of an event in the order of
+ * ETL_EVENT_COLUMNS.
  */
 #include "etl/loader.h"
 #include "load.h"
+
+#include <stdlib.h>
 
 #include "banned.h"
 
@@ -22,6 +25,14 @@ void etl_event_params(const etl_event_batch *b, const etl_event *e, const char *
     params[10] = etl_event_tag(b, e);
 }
 
+int etl_load_end_sent(void *state, bool commit, etl_error *err)
+{
+    (void)state;
+    (void)commit;
+    (void)err;
+    return ETL_OK;
+}
+
 int etl_load_check_stop(const volatile sig_atomic_t *stop, etl_error *err)
 {
     if (stop && *stop)
@@ -29,9 +40,19 @@ int etl_load_check_stop(const volatile sig_atomic_t *stop, etl_error *err)
     return ETL_OK;
 }
 
-const char *etl_load_table(const etl_loader_cfg *cfg)
+int etl_load_new(etl_loader *out, const etl_loader_ops *ops, size_t size, const etl_loader_cfg *cfg,
+                 etl_db *db, etl_error *err)
 {
-    return cfg->table ? cfg->table : "dwh.response_events";
+    out->ops = ops;
+    out->state = NULL;
+    etl_load_base *st = calloc(1, size);
+    if (!st)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    st->db = db;
+    st->table = cfg->table ? cfg->table : "dwh.response_events";
+    st->stop = cfg->stop;
+    out->state = st;
+    return ETL_OK;
 }
 
 void etl_load_deallocate(etl_db *db, const char *name)

@@ -20,8 +20,7 @@
 #define FLUSH_BYTES ((size_t)64 * 1024)
 
 typedef struct copy_state {
-    etl_db *db;
-    const char *table; /* borrowed from the cfg */
+    etl_load_base base;
     bool binary;
     etl_buf out;    /* formatted rows not yet sent */
     etl_buf prefix; /* escaped common columns of `prefix_sub` */
@@ -34,10 +33,10 @@ static int copy_begin(void *state, etl_error *err)
     copy_state *st = state;
     etl_buf_reset(&st->out);
     etl_buf sql = ETL_BUF_INIT;
-    if (etl_buf_printf(&sql, "COPY %s (" ETL_EVENT_COLUMNS ") FROM STDIN%s", st->table,
+    if (etl_buf_printf(&sql, "COPY %s (" ETL_EVENT_COLUMNS ") FROM STDIN%s", st->base.table,
                        st->binary ? " (FORMAT binary)" : "") != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    int rc = etl_db_copy_begin(st->db, sql.data, err);
+    int rc = etl_db_copy_begin(st->base.db, sql.data, err);
     etl_buf_release(&sql);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start COPY");
@@ -130,6 +129,16 @@ static int put_text_event(copy_state *st, const etl_event_batch *b, const etl_ev
     return ETL_OK;
 }
 
+/* Send what is buffered, unless the run was stopped (loader.h, stop). */
+static int send_out(copy_state *st, etl_error *err)
+{
+    int rc = etl_load_check_stop(st->base.stop, err);
+    if (rc == ETL_OK)
+        rc = etl_db_copy_put(st->base.db, st->out.data, st->out.len, err);
+    etl_buf_reset(&st->out);
+    return rc;
+}
+
 static int copy_write(void *state, const etl_event_batch *b, etl_error *err)
 {
     copy_state *st = state;
@@ -146,10 +155,9 @@ static int copy_write(void *state, const etl_event_batch *b, etl_error *err)
         if ((st->binary ? put_binary_event(st, b, e) : put_text_event(st, b, e)) != ETL_OK)
             return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
         if (st->out.len >= FLUSH_BYTES) {
-            int rc = etl_db_copy_put(st->db, st->out.data, st->out.len, err);
+            int rc = send_out(st, err);
             if (rc != ETL_OK)
                 return rc;
-            etl_buf_reset(&st->out);
         }
     }
     return ETL_OK;
@@ -158,11 +166,7 @@ static int copy_write(void *state, const etl_event_batch *b, etl_error *err)
 static int copy_flush(void *state, etl_error *err)
 {
     copy_state *st = state;
-    if (!st->out.len)
-        return ETL_OK;
-    int rc = etl_db_copy_put(st->db, st->out.data, st->out.len, err);
-    etl_buf_reset(&st->out);
-    return rc;
+    return st->out.len ? send_out(st, err) : ETL_OK;
 }
 
 static int copy_end(void *state, bool commit, etl_error *err)
@@ -175,16 +179,16 @@ static int copy_end(void *state, bool commit, etl_error *err)
     if (commit && st->binary) {
         etl_buf_reset(&st->out);
         rc = etl_copybin_trailer(&st->out) == ETL_OK
-                 ? etl_db_copy_put(st->db, st->out.data, st->out.len, err)
+                 ? etl_db_copy_put(st->base.db, st->out.data, st->out.len, err)
                  : etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }
     etl_buf_reset(&st->out);
     if (rc != ETL_OK) {
         etl_error ignored;
-        etl_db_copy_end(st->db, "etl batch abandoned", &ignored);
+        etl_db_copy_end(st->base.db, "etl batch abandoned", &ignored);
         return rc;
     }
-    rc = etl_db_copy_end(st->db, commit ? NULL : "etl batch abandoned", err);
+    rc = etl_db_copy_end(st->base.db, commit ? NULL : "etl batch abandoned", err);
     return rc == ETL_OK ? rc : etl_error_wrap(err, "COPY failed");
 }
 
@@ -219,16 +223,11 @@ static const etl_loader_ops copy_text_ops = {
 static int copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, bool binary,
                     etl_error *err)
 {
-    out->ops = binary ? &copy_ops : &copy_text_ops;
-    out->state = NULL;
-    copy_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    st->db = db;
-    st->table = etl_load_table(cfg);
-    st->binary = binary;
-    out->state = st;
-    return ETL_OK;
+    int rc =
+        etl_load_new(out, binary ? &copy_ops : &copy_text_ops, sizeof(copy_state), cfg, db, err);
+    if (rc == ETL_OK)
+        ((copy_state *)out->state)->binary = binary;
+    return rc;
 }
 
 int etl_loader_copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)

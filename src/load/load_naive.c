@@ -17,9 +17,7 @@ typedef struct kept_event {
 } kept_event;
 
 typedef struct naive_state {
-    etl_db *db;
-    const char *table; /* borrowed from the cfg */
-    const volatile sig_atomic_t *stop;
+    etl_load_base base;
     kept_event *events;
     size_t count; /* events */
     size_t cap;   /* events allocated */
@@ -32,7 +30,7 @@ static int naive_begin(void *state, etl_error *err)
     naive_state *st = state;
     st->count = 0;
     etl_buf_reset(&st->strings);
-    if (etl_load_insert_sql(&st->sql, st->table, 1) != ETL_OK)
+    if (etl_load_insert_sql(&st->sql, st->base.table, 1) != ETL_OK)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     return ETL_OK;
 }
@@ -42,15 +40,8 @@ static int naive_write(void *state, const etl_event_batch *b, etl_error *err)
     naive_state *st = state;
     const char *params[ETL_EVENT_NCOLS];
     for (size_t i = 0; i < b->count; i++) {
-        if (st->count == st->cap) {
-            size_t cap = st->cap ? st->cap * 2 : 1024;
-            kept_event *p = realloc(st->events, cap * sizeof(*p));
-            if (!p)
-                return etl_error_set(err, ETL_ERR_NOMEM, "out of memory keeping %zu events",
-                                     st->count);
-            st->events = p;
-            st->cap = cap;
-        }
+        if (etl_grow((void **)&st->events, &st->cap, st->count + 1, sizeof(*st->events)) != ETL_OK)
+            return etl_error_set(err, ETL_ERR_NOMEM, "out of memory keeping %zu events", st->count);
         kept_event *k = &st->events[st->count];
         etl_event_params(b, &b->events[i], params);
         for (int c = 0; c < ETL_EVENT_NCOLS; c++) {
@@ -73,12 +64,12 @@ static int naive_flush(void *state, etl_error *err)
     naive_state *st = state;
     const char *params[ETL_EVENT_NCOLS];
     for (size_t i = 0; i < st->count; i++) {
-        if (etl_load_check_stop(st->stop, err) != ETL_OK)
+        if (etl_load_check_stop(st->base.stop, err) != ETL_OK)
             return ETL_ERR_INTERRUPTED;
         for (int c = 0; c < ETL_EVENT_NCOLS; c++)
             params[c] =
                 st->events[i].off[c] == SIZE_MAX ? NULL : st->strings.data + st->events[i].off[c];
-        int rc = etl_db_exec_params(st->db, st->sql.data, ETL_EVENT_NCOLS, params, err);
+        int rc = etl_db_exec_params(st->base.db, st->sql.data, ETL_EVENT_NCOLS, params, err);
         if (rc != ETL_OK)
             return etl_error_wrap(err, "cannot insert an event of submission %s", params[4]);
     }
@@ -117,14 +108,5 @@ static const etl_loader_ops naive_ops = {
 
 int etl_loader_naive_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
-    out->ops = &naive_ops;
-    out->state = NULL;
-    naive_state *st = calloc(1, sizeof(*st));
-    if (!st)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    st->db = db;
-    st->table = etl_load_table(cfg);
-    st->stop = cfg->stop;
-    out->state = st;
-    return ETL_OK;
+    return etl_load_new(out, &naive_ops, sizeof(naive_state), cfg, db, err);
 }

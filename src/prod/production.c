@@ -106,9 +106,10 @@ int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err)
 int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err)
 {
     memset(out, 0, sizeof(*out));
+    etl_prod_cfg pc = {.source = cfg->source, .target = cfg->target, .log = cfg->log};
     etl_db *src = NULL;
     etl_db *tgt = NULL;
-    int rc = etl_db_open(&src, cfg->source, NULL, cfg->log, err);
+    int rc = etl_prod_open(&src, cfg->source, &pc, err);
     char ok[8];
     if (rc == ETL_OK)
         rc = etl_prod_value(src, "SELECT to_regclass('app.submissions') IS NOT NULL", 0, NULL, ok,
@@ -134,7 +135,7 @@ int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_e
                            "runs use it; to go back to the ledger scan, drop it first with "
                            "DROP SCHEMA etl CASCADE");
     if (rc == ETL_OK && cfg->target)
-        rc = etl_db_open(&tgt, cfg->target, NULL, cfg->log, err);
+        rc = etl_prod_open(&tgt, cfg->target, &pc, err);
     if (rc == ETL_OK && (rc = etl_db_exec(tgt ? tgt : src, etl_schema_dwh_sql, err)) != ETL_OK)
         etl_error_wrap(err, "cannot create the dwh tables");
     if (rc == ETL_OK && cfg->capture)
@@ -382,6 +383,12 @@ static int count_backlog(etl_db *src, const char *filter, size_t *out, etl_error
  * run; a hash or merge anti-join reads it once.  Across databases it is
  * copied once into a temporary table beside the submissions.
  */
+/* Submissions per transaction (ledger scan) or per claim (queue). */
+static size_t batch_size(const etl_prod_cfg *cfg)
+{
+    return cfg->batch_size ? cfg->batch_size : ETL_DEFAULT_BATCH;
+}
+
 static int run_ledger_scan(prod *p, const char *processed_on, etl_run_stats *stats, etl_error *err)
 {
     const char *filter =
@@ -395,7 +402,7 @@ static int run_ledger_scan(prod *p, const char *processed_on, etl_run_stats *sta
         return etl_error_wrap(err, "cannot list the submissions to process");
     etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
     pcfg.source_filter = filter;
-    pcfg.commit_every = p->cfg->batch_size ? p->cfg->batch_size : ETL_DEFAULT_BATCH;
+    pcfg.commit_every = batch_size(p->cfg);
     pcfg.before_commit = record_batch_ledger;
     return etl_pipeline_run(&pcfg, p->src, p->tgt, stats, err);
 }
@@ -409,8 +416,7 @@ static int run_ledger_scan(prod *p, const char *processed_on, etl_run_stats *sta
 static int claim(prod *p, size_t *n, etl_error *err)
 {
     char limit[32];
-    snprintf(limit, sizeof(limit), "%zu",
-             p->cfg->batch_size ? p->cfg->batch_size : ETL_DEFAULT_BATCH);
+    snprintf(limit, sizeof(limit), "%zu", batch_size(p->cfg));
     const char *params[3] = {p->after_seq, p->max_seq, limit};
     etl_result *r = NULL;
     *n = 0;

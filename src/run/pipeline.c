@@ -153,14 +153,8 @@ static int batch_log_add(etl_batch_log *b, bool keep_id, const char *id, const e
     b->submissions++;
     if (!why)
         return ETL_OK;
-    if (b->nrejects == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        etl_reject_rec *p = realloc(b->rejects, cap * sizeof(*p));
-        if (!p)
-            return ETL_ERR_NOMEM;
-        b->rejects = p;
-        b->cap = cap;
-    }
+    if (etl_grow((void **)&b->rejects, &b->cap, b->nrejects + 1, sizeof(*b->rejects)) != ETL_OK)
+        return ETL_ERR_NOMEM;
     etl_reject_rec *r = &b->rejects[b->nrejects];
     r->id = strdup(id);
     r->detail = strdup(why->msg);

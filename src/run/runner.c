@@ -27,10 +27,7 @@ const etl_runner_entry *etl_registry_runners(size_t *n)
 
 const etl_runner_entry *etl_registry_find_runner(const char *name)
 {
-    for (size_t i = 0; i < COUNT(runners); i++)
-        if (strcmp(runners[i].name, name) == 0)
-            return &runners[i];
-    return NULL;
+    return etl_find_named(runners, COUNT(runners), sizeof(runners[0]), name);
 }
 
 int etl_pipeline_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,

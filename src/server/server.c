@@ -203,41 +203,69 @@ static int account_can_use(const char *dir, int mode, uid_t uid, gid_t gid)
 }
 
 /*
- * Run argv as the server account with output appended to log_path; wait.
- * Returns the exit status, or -1 if it could not be run.
+ * How to start one of the server's programs (initdb, postgres): as the
+ * server account, stdin from /dev/null, stdout and stderr appended to log_path.
  */
-static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log_path)
+typedef struct child {
+    const char *path;        /* the executable */
+    const char *const *argv; /* NULL-terminated; argv[0] is what ps shows */
+    const char *log_path;    /* appended to */
+    uid_t uid;               /* the server account (used when etl runs as root) */
+    gid_t gid;               /* its group */
+    int death_signal;        /* what the child gets when etl dies */
+    bool own_group;          /* in a process group of its own */
+} child;
+
+/* Start c as the server account (`what` names it in messages); its pid into *out. */
+static int spawn(const child *c, const char *what, pid_t *out, etl_error *err)
 {
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
-        return -1;
+        return etl_error_set(err, ETL_ERR_IO, "%s: cannot open: %s", c->log_path, strerror(errno));
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
+        int rc = etl_error_set(err, ETL_ERR_IO, "cannot fork %s: %s", what, strerror(errno));
         close(fd);
-        return -1;
+        return rc;
     }
     if (pid == 0) {
+        if (c->own_group)
+            setpgid(0, 0); /* Ctrl-C reaches etl, which then stops the child in order */
         int null = open("/dev/null", O_RDONLY);
         if (null >= 0)
             dup2(null, 0);
         dup2(fd, 1);
         dup2(fd, 2);
-        if (drop_privileges(uid, gid) != 0)
+        if (drop_privileges(c->uid, c->gid) != 0)
             _exit(126);
         /*
-         * Dies with etl: an interrupted etl leaves no initdb writing on behind
-         * it.  Set after the change of user, which clears it; and etl may
-         * have died before it was set.
+         * Set after the change of user, which clears it; and etl may have
+         * died before it was set (then nobody is left to wait for us).
          */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_PDEATHSIG, c->death_signal);
         if (getppid() != parent)
             _exit(125);
         /* execv's prototype predates const; it does not modify the strings. */
-        execv(argv[0], (char *const *)(uintptr_t)argv); // NOLINT(performance-no-int-to-ptr)
+        execv(c->path, (char *const *)(uintptr_t)c->argv); // NOLINT(performance-no-int-to-ptr)
         _exit(127);
     }
     close(fd);
+    *out = pid;
+    return ETL_OK;
+}
+
+/*
+ * Run argv as the server account with output appended to log_path; wait.
+ * Returns the exit status, or -1 if it could not be run.
+ */
+static int run_as(const char *const *argv, uid_t uid, gid_t gid, const char *log_path)
+{
+    /* Dies with etl: an interrupted etl leaves no initdb writing on behind it. */
+    child c = {argv[0], argv, log_path, uid, gid, SIGKILL, false};
+    pid_t pid = 0;
+    if (spawn(&c, "initdb", &pid, NULL) != ETL_OK)
+        return -1;
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
@@ -444,32 +472,13 @@ static int launch(etl_server *s, const char *bindir, uid_t uid, gid_t gid, etl_e
     char logp[PATH_MAX + 32];
     snprintf(postgres, sizeof(postgres), "%s/postgres", bindir);
     snprintf(logp, sizeof(logp), "%s/server.log", s->dir);
-    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return etl_error_set(err, ETL_ERR_IO, "%s: cannot open: %s", logp, strerror(errno));
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd);
-        return etl_error_set(err, ETL_ERR_IO, "cannot fork the server: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        setpgid(0, 0); /* Ctrl-C reaches etl, which then stops us in order */
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (drop_privileges(uid, gid) != 0)
-            _exit(126);
-        /* After the uid change, which clears it: if etl dies, shut down fast. */
-        prctl(PR_SET_PDEATHSIG, SIGINT);
-        if (getppid() != parent)
-            _exit(0);
-        execl(postgres, "postgres", "-D", s->pgdata, (char *)NULL);
-        _exit(127);
-    }
-    close(fd);
+    const char *argv[] = {"postgres", "-D", s->pgdata, NULL};
+    /* If etl dies, the server shuts down fast. */
+    child c = {postgres, argv, logp, uid, gid, SIGINT, true};
+    pid_t pid = 0;
+    int rc = spawn(&c, "the server", &pid, err);
+    if (rc != ETL_OK)
+        return rc;
     s->postmaster = pid;
     long long deadline = etl_now_us() + START_TIMEOUT_S * 1000000LL;
     while (etl_now_us() < deadline) {

@@ -4,8 +4,6 @@
  */
 #include "etl/registry.h"
 
-#include <string.h>
-
 #include "banned.h"
 
 static const etl_extractor_entry extractors[] = {
@@ -54,24 +52,15 @@ const etl_transformer_entry *etl_registry_transformers(size_t *n)
 
 const etl_extractor_entry *etl_registry_find_extractor(const char *name)
 {
-    for (size_t i = 0; i < COUNT(extractors); i++)
-        if (strcmp(extractors[i].name, name) == 0)
-            return &extractors[i];
-    return NULL;
+    return etl_find_named(extractors, COUNT(extractors), sizeof(extractors[0]), name);
 }
 
 const etl_loader_entry *etl_registry_find_loader(const char *name)
 {
-    for (size_t i = 0; i < COUNT(loaders); i++)
-        if (strcmp(loaders[i].name, name) == 0)
-            return &loaders[i];
-    return NULL;
+    return etl_find_named(loaders, COUNT(loaders), sizeof(loaders[0]), name);
 }
 
 const etl_transformer_entry *etl_registry_find_transformer(const char *name)
 {
-    for (size_t i = 0; i < COUNT(transformers); i++)
-        if (strcmp(transformers[i].name, name) == 0)
-            return &transformers[i];
-    return NULL;
+    return etl_find_named(transformers, COUNT(transformers), sizeof(transformers[0]), name);
 }

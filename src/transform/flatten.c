@@ -383,14 +383,8 @@ static int emit_scalars(walk *w, const frame *f, etl_error *err)
 static int push_frame(walk *w, frame **stack, size_t *depth, size_t *cap, uint32_t obj,
                       size_t path_len)
 {
-    if (*depth == *cap) {
-        size_t n = *cap ? *cap * 2 : 16;
-        frame *p = realloc(*stack, n * sizeof(**stack));
-        if (!p)
-            return ETL_ERR_NOMEM;
-        *stack = p;
-        *cap = n;
-    }
+    if (etl_grow((void **)stack, cap, *depth + 1, sizeof(**stack)) != ETL_OK)
+        return ETL_ERR_NOMEM;
     frame *f = &(*stack)[(*depth)++];
     *f = (frame){obj, obj + 1, w->d->toks[obj].size, path_len, false};
     return w->d->toks[obj].size > 1 ? has_dups(w, obj, &f->dups) : ETL_OK;

@@ -35,14 +35,9 @@ const char *etl_json_type_name(etl_json_type t)
 
 static int push_tok(etl_json_doc *d, etl_json_type type, size_t start, etl_json_tok **out)
 {
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 256;
-        etl_json_tok *p = realloc(d->toks, cap * sizeof(*p));
-        if (!p)
-            return ETL_ERR_NOMEM;
-        d->toks = p;
-        d->cap = cap;
-    }
+    if (d->count == d->cap &&
+        etl_grow((void **)&d->toks, &d->cap, d->count + 1, sizeof(*d->toks)) != ETL_OK)
+        return ETL_ERR_NOMEM;
     etl_json_tok *t = &d->toks[d->count];
     memset(t, 0, sizeof(*t));
     t->type = (uint8_t)type;
@@ -299,14 +294,8 @@ static int scan_open(scanner *sc, etl_error *err)
         return etl_error_set(err, ETL_ERR_INPUT, "nested deeper than %zu levels at byte %zu",
                              d->max_depth, sc->i);
     }
-    if (sc->depth == d->stack_cap) {
-        size_t cap = d->stack_cap ? d->stack_cap * 2 : 32;
-        uint32_t *p = realloc(d->stack, cap * sizeof(*p));
-        if (!p)
-            return ETL_ERR_NOMEM;
-        d->stack = p;
-        d->stack_cap = cap;
-    }
+    if (etl_grow((void **)&d->stack, &d->stack_cap, sc->depth + 1, sizeof(*d->stack)) != ETL_OK)
+        return ETL_ERR_NOMEM;
     int rc = push_tok(d, c == '{' ? ETL_JSON_OBJECT : ETL_JSON_ARRAY, sc->i, &t);
     if (rc != ETL_OK)
         return rc;

@@ -26,6 +26,7 @@ struct etl_pathmap {
     etl_buf paths; /* every path, NUL-terminated, then every tag */
     char **tags;   /* owned tag strings */
     size_t ntags;
+    size_t tags_cap; /* tags allocated */
 };
 
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -93,10 +94,10 @@ static int add_question(etl_pathmap *m, const char *path, size_t len, etl_answer
         return ETL_ERR_NOMEM;
     char *owned = NULL;
     if (tag) {
-        char **tags = realloc(m->tags, (m->ntags + 1) * sizeof(*tags));
-        if (!tags)
+        /* an array of pointers: sizeof(*m->tags) is meant */
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
+        if (etl_grow((void **)&m->tags, &m->tags_cap, m->ntags + 1, sizeof(*m->tags)) != ETL_OK)
             return ETL_ERR_NOMEM;
-        m->tags = tags;
         owned = strdup(tag);
         if (!owned)
             return ETL_ERR_NOMEM;

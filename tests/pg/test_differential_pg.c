@@ -30,15 +30,21 @@
 
 #include <cmocka.h>
 
+#include "etl/config.h"
 #include "harness.h"
 
 static etl_test_server server;
 static char scenarios[4096];
 
-/* The reference first: every other processor is compared with it. */
-static const char *const processors[] = {"copy",    "naive",     "naive-joined", "flush-single",
-                                         "chunked", "copy-text", "in-db"};
-#define NPROC (sizeof(processors) / sizeof(processors[0]))
+/*
+ * The processors compared: every one scenarios/processors.yaml ships (loaded
+ * in group_setup), the reference, copy, first: every other processor is
+ * compared with it.  A processor added there must get its limits in
+ * processors_yaml below, or its run fails.
+ */
+static etl_config *shipped;
+static const char **processors;
+static size_t nproc;
 
 /*
  * scenarios/processors.yaml, but with limits small enough that random data
@@ -1056,11 +1062,11 @@ static void run_processor(const dataset *d, const char *processor, outcome *o)
 
 /* ---- comparing ------------------------------------------------------------ */
 
-/* The processor the others are compared with: copy, unless it failed; NPROC if all failed. */
+/* The processor the others are compared with: copy, unless it failed; nproc if all failed. */
 static size_t reference(const outcome *o)
 {
     size_t ref = 0;
-    while (ref < NPROC && o[ref].failed)
+    while (ref < nproc && o[ref].failed)
         ref++;
     return ref;
 }
@@ -1167,11 +1173,11 @@ static char *compare(const dataset *d, const outcome *o)
 {
     etl_buf report = ETL_BUF_INIT;
     size_t ref = reference(o);
-    for (size_t p = 0; p < NPROC; p++) {
+    for (size_t p = 0; p < nproc; p++) {
         if (o[p].problems.len)
             etl_buf_printf(&report, "%s is wrong on its own:\n%s", o[p].processor,
                            o[p].problems.data);
-        if (p == ref || ref == NPROC || o[p].failed)
+        if (p == ref || ref == nproc || o[p].failed)
             continue;
         if (o[p].submissions != o[ref].submissions)
             etl_buf_printf(&report, "%s read %ld submissions, %s %ld\n", o[p].processor,
@@ -1209,23 +1215,25 @@ static void run_round(uint64_t seed, unsigned round)
     dataset d;
     dataset_generate(&d, seed);
     dataset_load(&d);
-    outcome o[NPROC] = {{0}};
-    for (size_t p = 0; p < NPROC; p++)
+    outcome *o = calloc(nproc, sizeof(*o));
+    assert_non_null(o);
+    for (size_t p = 0; p < nproc; p++)
         run_processor(&d, processors[p], &o[p]);
     size_t ref = reference(o);
     sum.rounds++;
     sum.submissions += d.nsubs;
-    sum.events += ref < NPROC ? o[ref].nevents : 0;
-    sum.rejects += ref < NPROC ? o[ref].nrejects : 0;
-    for (size_t i = 0; ref < NPROC && i < d.nsubs; i++) {
+    sum.events += ref < nproc ? o[ref].nevents : 0;
+    sum.rejects += ref < nproc ? o[ref].nrejects : 0;
+    for (size_t i = 0; ref < nproc && i < d.nsubs; i++) {
         const char *w = o[ref].what[i].data;
         char reason[64];
         if (w && sscanf(w, "rejected (%63[^)])", reason) == 1)
             totals_add_reason(reason);
     }
     char *report = compare(&d, o);
-    for (size_t p = 0; p < NPROC; p++)
+    for (size_t p = 0; p < nproc; p++)
         outcome_release(&o[p]);
+    free(o);
     dataset_release(&d);
     if (report) {
         /* On stderr: cmocka cuts long failure messages short. */
@@ -1244,6 +1252,20 @@ static void run_round(uint64_t seed, unsigned round)
 static int group_setup(void **state)
 {
     (void)state;
+    etl_error err;
+    etl_error_clear(&err);
+    if (etl_config_load(&shipped, ETL_TEST_SCENARIOS, &err) != 0)
+        fail_msg("%s", err.msg);
+    processors = calloc(shipped->nprocessors, sizeof(*processors));
+    assert_non_null(processors);
+    for (size_t i = 0; i < shipped->nprocessors; i++)
+        if (strcmp(shipped->processors[i].name, "copy") == 0)
+            processors[nproc++] = shipped->processors[i].name;
+    if (nproc != 1)
+        fail_msg("%s/processors.yaml has no processor copy, the reference", ETL_TEST_SCENARIOS);
+    for (size_t i = 0; i < shipped->nprocessors; i++)
+        if (strcmp(shipped->processors[i].name, "copy") != 0)
+            processors[nproc++] = shipped->processors[i].name;
     etl_test_server_start(&server, "pgdata-differential");
     etl_test_scenarios_dir("differential-processors", processors_yaml, scenarios,
                            sizeof(scenarios));
@@ -1268,6 +1290,8 @@ static int group_teardown(void **state)
 {
     (void)state;
     etl_test_server_stop(&server);
+    free(processors);
+    etl_config_free(shipped);
     return 0;
 }
 

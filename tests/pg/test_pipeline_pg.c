@@ -20,13 +20,22 @@
 
 #include <cmocka.h>
 
+#include "etl/config.h"
 #include "harness.h"
 
 static etl_test_server server;
 
-static const char *const processors[] = {"naive",     "naive-joined", "flush-single", "chunked",
-                                         "copy-text", "copy",         "in-db"};
-#define NPROC (sizeof(processors) / sizeof(processors[0]))
+/* Every processor scenarios/processors.yaml ships, the first the reference; caller frees. */
+static etl_config *shipped_processors(void)
+{
+    etl_config *cfg = NULL;
+    etl_error err;
+    etl_error_clear(&err);
+    if (etl_config_load(&cfg, ETL_TEST_SCENARIOS, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(cfg->nprocessors >= 2);
+    return cfg;
+}
 
 /* All columns but id and processed_on, in a stable order. */
 static const char dump_sql[] =
@@ -134,9 +143,11 @@ static void all_processors_agree(const char *scenario, long min_events)
 {
     char *first = NULL;
     long first_events = 0;
-    for (size_t i = 0; i < NPROC; i++) {
+    etl_config *cfg = shipped_processors();
+    const etl_processor_cfg *processors = cfg->processors;
+    for (size_t i = 0; i < cfg->nprocessors; i++) {
         long events = 0;
-        char *dump = process_and_dump(scenario, processors[i], &events);
+        char *dump = process_and_dump(scenario, processors[i].name, &events);
         if (i == 0) {
             first = dump;
             first_events = events;
@@ -144,11 +155,12 @@ static void all_processors_agree(const char *scenario, long min_events)
             continue;
         }
         if (events != first_events || strcmp(dump, first) != 0)
-            fail_msg("%s wrote different events than %s on %s (%ld vs %ld)", processors[i],
-                     processors[0], scenario, events, first_events);
+            fail_msg("%s wrote different events than %s on %s (%ld vs %ld)", processors[i].name,
+                     processors[0].name, scenario, events, first_events);
         free(dump);
     }
     free(first);
+    etl_config_free(cfg);
 }
 
 static void test_processors_agree_small(void **state)
@@ -291,7 +303,9 @@ static void test_bench_agrees(void **state)
     size_t entries = 0;
     for (const char *p = run.out.data; (p = strstr(p, "\"name\":")) != NULL; p++)
         entries++;
-    assert_int_equal(entries, NPROC + 2); /* every processor and the two references */
+    etl_config *cfg = shipped_processors();
+    assert_int_equal(entries, cfg->nprocessors + 2); /* every processor and the two references */
+    etl_config_free(cfg);
     if (strstr(run.out.data, "\"runs\":0") || !strstr(run.out.data, "\"reference\":\"raw-copy-"))
         fail_msg("an entry did not run, or no reference:\n%s", run.out.data);
     etl_run_release(&run);
