@@ -42,12 +42,11 @@ typedef struct bench_stat {
  * ratios, and so the ratio's spread).
  */
 typedef struct bench_entry {
-    /* Set by the command before the run: */
-    const char *name; /* a processor, or raw-copy-text or raw-copy-binary */
-    bool reference;   /* raw-copy-text or raw-copy-binary */
+    const char *name; /* set by the command: a processor, or raw-copy-text or raw-copy-binary */
+    bool reference;   /* set by the command: raw-copy-text or raw-copy-binary */
     /* Filled in by etl_bench_run: */
-    int runs;                       /* runs done */
     bool skipped;                   /* no run completed */
+    int runs;                       /* runs done */
     double elapsed[BENCH_MAX_RUNS]; /* s */
     long rss_kib[BENCH_MAX_RUNS];
     long long events;

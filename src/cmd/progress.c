@@ -128,9 +128,9 @@ void cli_progress_fmt_count(char *out, size_t cap, size_t done, size_t total, co
         snprintf(r, sizeof(r), "%.0fk", rate / 1e3);
     else
         snprintf(r, sizeof(r), "%.0f", rate);
-    char eta[32] = "";
+    char eta[48] = "";
     if (total > done) {
-        char d[16];
+        char d[32];
         cli_progress_fmt_duration(d, sizeof(d), (double)(total - done) / rate);
         snprintf(eta, sizeof(eta), ", ETA %s", d);
     }

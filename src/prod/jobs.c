@@ -4,6 +4,7 @@
  * a run of its own.
  */
 #include "etl/production.h"
+#include "prod.h"
 
 #include <string.h>
 
@@ -47,7 +48,9 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
     memset(out, 0, sizeof(*out));
     *last_run_id = 0;
     bool capture = false;
-    int rc = etl_prod_has_capture(cfg, &capture, err);
+    int rc = etl_prod_check_processor(cfg, err);
+    if (rc == ETL_OK)
+        rc = etl_prod_has_capture(cfg, &capture, err);
     if (rc == ETL_OK && !capture)
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "--jobs needs change capture (`etl init` without --no-capture): "

@@ -22,6 +22,9 @@
  */
 int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, etl_error *err);
 
+/* ETL_ERR_USAGE if cfg's processor cannot run in place (a runner without per-batch hooks). */
+int etl_prod_check_processor(const etl_prod_cfg *cfg, etl_error *err);
+
 /* The first cell of a one-row query, copied into out ("" if no row or NULL). */
 int etl_prod_value(etl_db *db, const char *sql, int nparams, const char *const *params, char *out,
                    size_t cap, etl_error *err);

@@ -592,22 +592,30 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
     return rc;
 }
 
-int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
+int etl_prod_check_processor(const etl_prod_cfg *cfg, etl_error *err)
 {
-    memset(out, 0, sizeof(*out));
     const etl_runner_entry *runner = etl_registry_find_runner(cfg->proc->runner);
     if (runner && !runner->stages)
         return etl_error_set(err, ETL_ERR_USAGE,
                              "processor %s runs in scenario mode only: the %s runner records no "
                              "per-submission bookkeeping; use copy for in-place runs",
                              cfg->proc->name, runner->name);
+    return ETL_OK;
+}
+
+int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = etl_prod_check_processor(cfg, err);
+    if (rc != ETL_OK)
+        return rc;
     prod p;
     memset(&p, 0, sizeof(p));
     p.cfg = cfg;
     p.cross = cfg->target != NULL;
     p.target = cfg->target ? cfg->target : cfg->source;
     long long t0 = etl_now_us();
-    int rc = etl_prod_open(&p.tgt, p.target, cfg, err);
+    rc = etl_prod_open(&p.tgt, p.target, cfg, err);
     if (rc == ETL_OK)
         rc = ensure_initialised(p.tgt, err);
     if (rc == ETL_OK)

@@ -6,6 +6,7 @@
 #include "etl/registry.h"
 #include "run.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "banned.h"
@@ -53,8 +54,14 @@ static int bad(const etl_processor_cfg *p, etl_cfg_pos at, etl_error *err, const
     etl_buf names = ETL_BUF_INIT;
     if (at.line == 0)
         at = p->at;
-    etl_error_set(err, ETL_ERR_CONFIG, "%s:%zu:%zu: unknown %s '%s' (valid: %s)", p->file, at.line,
-                  at.col, what, name, etl_buf_names(&names, valid, n, stride));
+    /* A runner given as a stage: how processors.yaml spelled in-db before runners. */
+    char hint[160] = "";
+    if (strcmp(what, "runner") != 0 && etl_registry_find_runner(name))
+        snprintf(hint, sizeof(hint),
+                 "; '%s' is a runner: write `runner: %s` instead of an extractor and a loader",
+                 name, name);
+    etl_error_set(err, ETL_ERR_CONFIG, "%s:%zu:%zu: unknown %s '%s' (valid: %s)%s", p->file,
+                  at.line, at.col, what, name, etl_buf_names(&names, valid, n, stride), hint);
     etl_buf_release(&names);
     return ETL_ERR_CONFIG;
 }

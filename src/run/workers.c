@@ -41,9 +41,9 @@ void etl_worker_progress(void *count, const etl_run_stats *so_far)
 /* The parent's view of the workers it started. */
 typedef struct pool {
     const etl_workers_cfg *cfg;
-    etl_worker_count *counts; /* shared, or NULL: nobody watches */
-    pid_t pids[ETL_WORKERS_MAX];
-    int fds[ETL_WORKERS_MAX]; /* read ends of the report pipes */
+    etl_worker_count *counts;    /* shared, or NULL: nobody watches */
+    pid_t pids[ETL_WORKERS_MAX]; /* 0 once reaped: that pid may belong to another process */
+    int fds[ETL_WORKERS_MAX];    /* read ends of the report pipes */
     int started;
     bool forwarded; /* the stop was passed on */
 } pool;
@@ -57,7 +57,8 @@ static void forward_stop(pool *p)
     if (p->forwarded || !p->cfg->stop || !*p->cfg->stop)
         return;
     for (int k = 0; k < p->started; k++)
-        kill(p->pids[k], SIGTERM);
+        if (p->pids[k] > 0)
+            kill(p->pids[k], SIGTERM);
     p->forwarded = true;
 }
 
@@ -169,6 +170,7 @@ static void collect(pool *p, int k, etl_worker_report *rep, void *extra)
     int status = 0;
     while (waitpid(p->pids[k], &status, 0) < 0 && errno == EINTR)
         forward_stop(p);
+    p->pids[k] = 0;
     if (!got) {
         memset(rep, 0, sizeof(*rep));
         if (extra)

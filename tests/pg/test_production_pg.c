@@ -622,6 +622,17 @@ static void test_init_and_process_errors(void **state)
     assert_int_equal(run_in_place(ci, "copy", "--batch-size 0", &run), 2);
     assert_non_null(strstr(run.err.data, "--batch-size: '0' is not a whole number"));
     etl_run_release(&run);
+    /* A runner without per-batch hooks cannot keep the ledger: refused before any run starts. */
+    static const char *const jobs[] = {NULL, "--jobs 2"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(run_in_place(ci, "in-db", jobs[i], &run), 2);
+        if (!strstr(run.err.data, "processor in-db runs in scenario mode only"))
+            fail_msg("in-db in place%s: %s", jobs[i] ? " with --jobs 2" : "", run.err.data);
+        etl_run_release(&run);
+    }
+    char *runs = query_on("prod_empty", "SELECT count(*) FROM dwh.etl_runs");
+    assert_string_equal(runs, "0\n"); /* no run recorded: none started */
+    free(runs);
     free(ci);
 }
 

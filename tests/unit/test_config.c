@@ -133,6 +133,9 @@ static void test_config_errors_name_file_line_column(void **state)
          "test.yaml:2:54: unknown transformer 'walk' (valid: flatten)"},
         {1, "processors:\n  p: {extractor: chunked}\n",
          "test.yaml:2:3: processor 'p' has no 'loader'"},
+        {1, "processors:\n  p: {extractor: in-db, loader: in-db}\n",
+         "test.yaml:2:18: unknown extractor 'in-db' (valid: chunked, joined, naive); 'in-db' is "
+         "a runner: write `runner: in-db` instead of an extractor and a loader"},
         {1, "processors:\n  p: {runner: in-sql}\n",
          "test.yaml:2:15: unknown runner 'in-sql' (valid: in-db, staged)"},
         {1, "processors:\n  p:\n    runner: in-db\n    loader: copy\n",
