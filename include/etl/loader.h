@@ -12,8 +12,9 @@
  *   [before_commit hook]; COMMIT
  *
  * so begin and end run once per commit batch, never once per write.  When
- * anything in that sequence fails, or the run is stopped, it calls
- * end(false) and then ROLLBACK, and a failed batch leaves nothing behind.
+ * anything after BEGIN fails, or the run is stopped, it calls end(false)
+ * and then ROLLBACK, and a failed batch leaves nothing behind (a failed
+ * BEGIN opened nothing: the run just ends).
  * end(false) therefore comes after a failed begin, after a failed write or
  * flush, after end(true) (when the hook or the COMMIT then fails), and even
  * with no begin at all (when after_begin failed): it must abandon whatever

@@ -408,18 +408,13 @@ int etl_indb_runner(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
                          .max_bytes = cfg->proc->max_bytes,
                          .reject = indb_reject,
                          .ctx = &shown};
-    etl_indb_stats is;
+    etl_indb_stats is = {0, 0, 0};
     int rc = etl_db_exec(target, "BEGIN", err);
     if (rc == ETL_OK && cfg->empty_target)
         rc = etl_db_exec(target, "TRUNCATE dwh.response_events", err);
     if (rc == ETL_OK)
         rc = etl_indb_run(target, &icfg, &is, err);
     etl_run_report_rejects_hidden(cfg->log, shown.shown);
-    if (rc == ETL_OK && is.rejected > cfg->max_rejects)
-        rc = etl_error_set(err, ETL_ERR_REJECTS,
-                           "more than %zu submissions rejected (--max-rejects); the statement "
-                           "was rolled back",
-                           cfg->max_rejects);
     if (rc == ETL_OK)
         rc = etl_db_exec(target, cfg->dry_run ? "ROLLBACK" : "COMMIT", err);
     if (rc == ETL_OK) {
@@ -434,5 +429,11 @@ int etl_indb_runner(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
     stats->batches = rc == ETL_OK;
     stats->elapsed_us = etl_now_us() - t0;
     stats->peak_rss_kib = etl_mem_peak_kib();
+    /* Like the staged runner: the batch in which the limit is passed is committed whole. */
+    if (rc == ETL_OK && is.rejected > cfg->max_rejects)
+        rc = etl_error_set(err, ETL_ERR_REJECTS,
+                           "more than %zu submissions rejected (--max-rejects): stopped after "
+                           "committing the one statement in which that happened",
+                           cfg->max_rejects);
     return rc;
 }

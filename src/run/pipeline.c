@@ -183,11 +183,12 @@ static int write_events(run *r, etl_error *err)
 static int batch_open(run *r, etl_error *err)
 {
     int rc = etl_db_exec(r->target, "BEGIN", err);
-    if (rc == ETL_OK && r->cfg->empty_target && r->stats->batches == 0)
-        rc = etl_db_exec(r->target, "TRUNCATE dwh.response_events", err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot start a load transaction");
-    r->open = 1;
+    r->open = 1; /* from here on, a failure is rolled back (batch_abort) */
+    if (r->cfg->empty_target && r->stats->batches == 0 &&
+        etl_db_exec(r->target, "TRUNCATE dwh.response_events", err) != ETL_OK)
+        return etl_error_wrap(err, "cannot start a load transaction");
     if (r->cfg->after_begin &&
         (rc = r->cfg->after_begin(r->cfg->hook_ctx, r->target, err)) != ETL_OK)
         return rc;

@@ -84,7 +84,11 @@ typedef struct row_list {
 typedef struct fake_call {
     char *line; /* "<function> <what>" */
     char *sql;  /* the full text or name given, "" if none */
+    size_t seq; /* its place among the calls on every fake (fake_clock) */
 } fake_call;
+
+/* Calls made on all fakes so far: orders the calls of two connections. */
+static size_t fake_clock;
 
 typedef enum tx_state { TX_IDLE, TX_OPEN, TX_FAILED } tx_state;
 
@@ -117,6 +121,12 @@ struct etl_db {
     row_list tx_rows;
     size_t discarded;
     size_t commits;
+    char *truncated; /* the table TRUNCATEd in the open transaction, or NULL */
+
+    /* A statement answered as scripted (etl_fake_db_script), or NULL. */
+    char *script_prefix;
+    row_list script_rows;
+    fake_table script_result;
 
     fake_call *calls;
     size_t ncalls, cap_calls;
@@ -331,11 +341,26 @@ static void copy_discard(etl_db *db)
     etl_buf_reset(&db->copy_data);
 }
 
+/* Drop the committed rows of table (a TRUNCATE taking effect). */
+static void truncate_committed(etl_db *db, const char *table)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < db->committed.n; i++) {
+        if (strcmp(db->committed.rows[i].table, table) == 0)
+            row_free(&db->committed.rows[i]);
+        else
+            db->committed.rows[kept++] = db->committed.rows[i];
+    }
+    db->committed.n = kept;
+}
+
 static void tx_rollback(etl_db *db)
 {
     db->discarded += db->tx_rows.n;
     rows_clear(&db->tx_rows);
     cursors_close(db);
+    free(db->truncated);
+    db->truncated = NULL;
     db->tx = TX_IDLE;
 }
 
@@ -346,6 +371,10 @@ static void tx_commit(etl_db *db)
         return;
     }
     db->commits++;
+    if (db->truncated)
+        truncate_committed(db, db->truncated);
+    free(db->truncated);
+    db->truncated = NULL;
     rows_move(&db->committed, &db->tx_rows);
     cursors_close(db);
     db->tx = TX_IDLE;
@@ -374,6 +403,7 @@ static bool call_enter(etl_db *db, const char *fn, const char *what, const char 
     db->calls = grow(db->calls, db->ncalls, &db->cap_calls, sizeof(*db->calls));
     db->calls[db->ncalls].line = xstrdup(line);
     db->calls[db->ncalls].sql = xstrdup(sql ? sql : "");
+    db->calls[db->ncalls].seq = ++fake_clock;
     size_t n = ++db->ncalls;
     if (db->flag && db->flag_call == n) {
         *db->flag = 1;
@@ -505,6 +535,8 @@ static int run_fetch(etl_db *db, const char *s, fake_table *out, etl_error *err)
     return ETL_OK;
 }
 
+static int run_script(etl_db *db, const char *sql, fake_table *out, etl_error *err);
+
 #define Q_PLAIN                                                                                    \
     "SELECT s.id, s.form_id, s.user_id, s.date_created, s.responses FROM app.submissions s"
 #define Q_JOINED "SELECT s.id, s.form_id, CASE WHEN f.id IS NOT NULL THEN f.name END, s.user_id, "
@@ -566,6 +598,8 @@ static int run_query(etl_db *db, const char *sql, int nparams, const char *const
         }
         return ETL_OK;
     }
+    if (db->script_prefix && starts(s, db->script_prefix))
+        return run_script(db, s, out, err);
     return server_error(db, err, "42601", "fake_db: query not understood: %.80s", s);
 }
 
@@ -614,6 +648,46 @@ static int check_row(etl_db *db, const etl_fake_row *r, etl_error *err)
 static void keep_rows(etl_db *db, row_list *rows, bool autocommit)
 {
     rows_move(autocommit ? &db->committed : &db->tx_rows, rows);
+}
+
+/*
+ * The scripted statement (etl_fake_db_script): it must hold an
+ * "INSERT INTO <table> (<event columns>)"; the scripted rows go into that
+ * table as the statement's writes, and the scripted result comes back.
+ */
+static int run_script(etl_db *db, const char *sql, fake_table *out, etl_error *err)
+{
+    const char *ins = strstr(sql, "INSERT INTO ");
+    if (!ins)
+        return server_error(db, err, "42601", "fake_db: the scripted statement writes nothing");
+    ins += strlen("INSERT INTO ");
+    size_t n = strcspn(ins, " (");
+    if (!starts(ins + n, event_columns))
+        return server_error(db, err, "42601",
+                            "fake_db: the scripted statement does not name the event columns");
+    row_list rows = {NULL, 0, 0};
+    int rc = ETL_OK;
+    for (size_t i = 0; i < db->script_rows.n && rc == ETL_OK; i++) {
+        etl_fake_row r;
+        memset(&r, 0, sizeof(r));
+        r.table = xstrndup(ins, n);
+        for (int c = 0; c < NCOLS; c++)
+            r.col[c] = xstrdup(db->script_rows.rows[i].col[c]);
+        rc = check_row(db, &r, err);
+        if (rc == ETL_OK)
+            rows_push(&rows, &r);
+        row_free(&r);
+    }
+    if (rc == ETL_OK) {
+        keep_rows(db, &rows, db->tx == TX_IDLE);
+        const fake_table *t = &db->script_result;
+        table_init(out, t->ncols);
+        for (int i = 0; i < t->nrows; i++)
+            table_add(out, (const char *const *)&t->cells[(size_t)i * (size_t)t->ncols]);
+    }
+    rows_clear(&rows);
+    free(rows.rows);
+    return rc;
 }
 
 /*
@@ -991,6 +1065,33 @@ static int run_command(etl_db *db, const char *sql, etl_error *err)
                             "transaction block");
     if (is_word(s, "SET"))
         return ETL_OK;
+    if (starts(s, "CREATE OR REPLACE FUNCTION pg_temp."))
+        return ETL_OK; /* a session's helper function: nothing the fake keeps */
+    if (is_word(s, "TRUNCATE")) {
+        char table[128];
+        if (sscanf(s, "TRUNCATE %127s", table) != 1)
+            return server_error(db, err, "42601", "fake_db: TRUNCATE not understood: %.80s", s);
+        table[strcspn(table, ";")] = '\0';
+        if (db->tx == TX_IDLE) {
+            truncate_committed(db, table);
+            return ETL_OK;
+        }
+        /* Rows written before it in this transaction go too; committed ones at COMMIT. */
+        size_t kept = 0;
+        for (size_t i = 0; i < db->tx_rows.n; i++) {
+            if (strcmp(db->tx_rows.rows[i].table, table) == 0)
+                row_free(&db->tx_rows.rows[i]);
+            else
+                db->tx_rows.rows[kept++] = db->tx_rows.rows[i];
+        }
+        db->tx_rows.n = kept;
+        if (db->truncated && strcmp(db->truncated, table) != 0)
+            return server_error(db, err, "0A000",
+                                "fake_db: TRUNCATE of a second table in one transaction");
+        free(db->truncated);
+        db->truncated = xstrdup(table);
+        return ETL_OK;
+    }
     char name[64];
     if (is_word(s, "DECLARE")) {
         const char *q = strstr(s, " CURSOR FOR ");
@@ -1421,6 +1522,11 @@ void etl_fake_db_free(etl_db *db)
     free(db->committed.rows);
     rows_clear(&db->tx_rows);
     free(db->tx_rows.rows);
+    free(db->truncated);
+    free(db->script_prefix);
+    rows_clear(&db->script_rows);
+    free(db->script_rows.rows);
+    table_release(&db->script_result);
     for (size_t i = 0; i < db->ncalls; i++) {
         free(db->calls[i].line);
         free(db->calls[i].sql);
@@ -1586,4 +1692,28 @@ void etl_fake_db_flag_at(etl_db *db, size_t n, volatile sig_atomic_t *flag)
 {
     db->flag_call = db->ncalls + n;
     db->flag = flag;
+}
+
+size_t etl_fake_db_call_seq(const etl_db *db, size_t i)
+{
+    return i < db->ncalls ? db->calls[i].seq : 0;
+}
+
+void etl_fake_db_script(etl_db *db, const char *prefix, const char *const (*rows)[ETL_EVENT_NCOLS],
+                        size_t nrows, const char *const *result, int result_rows, int result_cols)
+{
+    free(db->script_prefix);
+    db->script_prefix = xstrdup(prefix);
+    rows_clear(&db->script_rows);
+    for (size_t i = 0; i < nrows; i++) {
+        etl_fake_row r;
+        memset(&r, 0, sizeof(r));
+        for (int c = 0; c < NCOLS; c++)
+            r.col[c] = xstrdup(rows[i][c]);
+        rows_push(&db->script_rows, &r);
+    }
+    table_release(&db->script_result);
+    table_init(&db->script_result, result_cols);
+    for (int i = 0; i < result_rows; i++)
+        table_add(&db->script_result, result + (size_t)i * (size_t)result_cols);
 }

@@ -13,7 +13,10 @@
  *
  * It does not evaluate SQL: WHERE conditions are ignored (every submission
  * matches), writes must name the ETL_EVENT_COLUMNS (into any table), and a
- * statement it does not recognise fails with SQLSTATE 42601.
+ * statement it does not recognise fails with SQLSTATE 42601.  For the
+ * pipeline around the stages it also takes TRUNCATE (undone by ROLLBACK),
+ * SET, and CREATE OR REPLACE FUNCTION pg_temp.* (kept nowhere), and one
+ * scripted statement (etl_fake_db_script).
  */
 #ifndef ETL_TEST_FAKE_DB_H
 #define ETL_TEST_FAKE_DB_H
@@ -50,6 +53,18 @@ void etl_fake_db_add_submission(etl_db *db, const char *id, const char *form_id,
  * playing the pipeline around a stage.  ETL_OK or ETL_ERR_DB.
  */
 int etl_fake_db_run(etl_db *db, const char *sql);
+
+/*
+ * Answer a query that starts with prefix (after the extractors' and the
+ * schema fetch's) as one opaque INSERT ... SELECT: the statement must hold
+ * "INSERT INTO <table> (<event columns>)"; it writes rows[0..nrows) into
+ * that table (in the open transaction, as any write) and returns the
+ * result_rows x result_cols cells of result (row by row, NULL for SQL
+ * NULL).  Everything is copied.  For a runner whose SQL the fake cannot
+ * evaluate (in-db): the test states what the statement does.
+ */
+void etl_fake_db_script(etl_db *db, const char *prefix, const char *const (*rows)[ETL_EVENT_NCOLS],
+                        size_t nrows, const char *const *result, int result_rows, int result_cols);
 
 /* ---- what was written ---- */
 
@@ -96,6 +111,11 @@ const char *etl_fake_db_misuse(const etl_db *db);
  */
 size_t etl_fake_db_calls(const etl_db *db);
 const char *etl_fake_db_call(const etl_db *db, size_t i);
+/*
+ * Where call i stands among the calls on every fake connection (1, 2, ...):
+ * orders the calls of a source and a target.
+ */
+size_t etl_fake_db_call_seq(const etl_db *db, size_t i);
 /* The full SQL text (or name) given to call i; "" if none. */
 const char *etl_fake_db_call_sql(const etl_db *db, size_t i);
 /* Calls i.. as one string, their lines joined by '\n' (borrowed until the next call). */

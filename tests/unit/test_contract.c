@@ -1,6 +1,8 @@
 /*
  * The stage contract suite: the same cases run against every extractor,
- * loader and transformer in the registry, on the fake etl_db seam
+ * loader and transformer in the registry, and every runner of the runner
+ * registry through the real etl_pipeline_run (with every extractor x
+ * loader for a runner with stages), on the fake etl_db seam
  * (tests/support/fake_db.c), so no server is needed.  Expected values are
  * written out by hand, never taken from the code under test.  Every case
  * also checks that the stage left the connection as the seam wants it: no
@@ -17,7 +19,9 @@
 
 #include <cmocka.h>
 
+#include "etl/pipeline.h"
 #include "etl/registry.h"
+#include "etl/runner.h"
 #include "fake_db.h"
 
 /* ---- the data, literally ------------------------------------------------------ */
@@ -58,11 +62,12 @@ typedef void (*case_fn)(const spec *s);
 
 struct spec {
     const char *kind;     /* "extractor", "loader", "transformer", "pipeline" */
-    const char *strategy; /* registry name (for a pipeline: "extractor+loader") */
+    const char *strategy; /* registry name (for a pipeline: "runner extractor+flatten+loader") */
     const char *name;     /* the case */
     const etl_extractor_entry *x;
     const etl_loader_entry *l;
     const etl_transformer_entry *t;
+    const etl_runner_entry *r; /* a pipeline case: the runner etl_pipeline_run must pick */
     case_fn fn;
     char pair[64]; /* the strategy of a pipeline case */
     char title[160];
@@ -1186,12 +1191,26 @@ static void l_second_loader_same_connection(const spec *s)
     l_new(s, &c, db, NULL);
     assert_int_equal(l_batch(&c, events, 0, 2, 1, &err), ETL_OK);
     c.ld.ops->destroy(c.ld.state);
-    /* The second one's batch fails, as a batch may; the third must still work. */
+    /*
+     * The second one's batch fails, as a batch may; the third must still
+     * work.  The failing call is its second if it makes two (its first if
+     * it makes only one), counted on a scratch connection: it always fires.
+     */
+    etl_db *scratch = etl_fake_db_new();
+    lctx sc;
+    l_new(s, &sc, scratch, NULL);
+    assert_int_equal(l_batch(&sc, events, 2, 7, 7, &err), ETL_OK);
+    size_t calls = etl_fake_db_calls(scratch);
+    sc.ld.ops->destroy(sc.ld.state);
+    etl_fake_db_free(scratch);
+    if (calls == 0)
+        fail_msg("%s: a batch of 5 events sent nothing", s->title);
     l_new(s, &c, db, NULL);
-    etl_fake_db_fail_at(db, 2);
+    etl_fake_db_fail_at(db, calls >= 2 ? 2 : 1);
     int rc = l_batch(&c, events, 2, 7, 7, &err);
-    if (etl_fake_db_fault_fired(db))
-        assert_failed_with_reason(rc, &err, "the second loader's second call failing");
+    if (!etl_fake_db_fault_fired(db))
+        fail_msg("%s: the second loader's call %d was never made", s->title, calls >= 2 ? 2 : 1);
+    assert_failed_with_reason(rc, &err, "the second loader's second call failing");
     c.ld.ops->destroy(c.ld.state);
     size_t had = etl_fake_db_committed(db);
     l_new(s, &c, db, NULL);
@@ -1361,89 +1380,953 @@ static void t_destroy_null(const spec *s)
     etl_fake_db_free(db);
 }
 
-/* ---- the stages together: extractor, transformer, loader --------------------------- */
+/* ---- the real runners: etl_pipeline_run on a fake source and a fake target ---------- */
 
-static const char *const pipeline_expected[][ETL_EVENT_NCOLS] = {
+/*
+ * These cases call etl_pipeline_run (include/etl/pipeline.h), which hands
+ * the run to the processor's runner from the runner registry, and hold it
+ * to the call order of loader.h and pipeline.h.  The source and the target
+ * are two fakes; every seam call of either is logged with its place among
+ * both (etl_fake_db_call_seq), and the loader the pipeline builds is wrapped
+ * in a spy (etl_registry_find_loader is linked with --wrap, see
+ * tests/CMakeLists.txt) that logs each slot call before forwarding it to
+ * the real loader.  So one log holds, in order, the target's statements,
+ * the source's (prefixed "src "), the loader's slots ("L:...") and the
+ * hooks ("H:...").
+ */
+
+#define SUB_4 "a1a1a1a1-0000-4000-8000-000000000004"
+#define SUB_5 "a1a1a1a1-0000-4000-8000-000000000005"
+#define CREATED_4 "2024-03-02 09:00:00+00"
+#define CREATED_5 "2024-03-03 07:30:00.5+00"
+#define RUN_EXTRACT_BATCH 3 /* per extractor batch: commits fall inside extractor batches */
+#define RUN_COMMIT_EVERY 2
+#define RUN_BATCHES 3 /* 5 submissions, 2 per commit */
+
+/* The five submissions: one of them by a user who does not exist (rejected). */
+static void run_source(etl_db *src)
+{
+    etl_fake_db_add_form(src, FORM_A, FORM_A_NAME, SCHEMA_A);
+    etl_fake_db_add_user(src, USER_1, "Ada", "Lovelace");
+    etl_fake_db_add_user(src, USER_2, "Grace", "Hopper");
+    /* Added out of order: they are read in date_created order. */
+    etl_fake_db_add_submission(src, SUB_4, FORM_A, USER_1, CREATED_4,
+                               "{\"root\": {\"seen\": \"2024-02-29\"}}");
+    etl_fake_db_add_submission(src, SUB_1, FORM_A, USER_1, CREATED_1,
+                               "{\"root\": {\"falls\": 2, \"note\": \"hi\\tthere\"}}");
+    etl_fake_db_add_submission(src, SUB_2, FORM_A, USER_2, CREATED_2,
+                               "{\"root\": {\"tablet\": true}}");
+    etl_fake_db_add_submission(src, SUB_3, FORM_A, USER_GONE, CREATED_3,
+                               "{\"root\": {\"falls\": 1}}");
+    etl_fake_db_add_submission(src, SUB_5, FORM_A, USER_2, CREATED_5,
+                               "{\"root\": {\"falls\": 2.50}}");
+}
+
+/* What the target holds after the whole run, batch after batch. */
+static const char *const run_rows[][ETL_EVENT_NCOLS] = {
+    /* batch 1: SUB_1, SUB_2 */
     {FORM_A, "Daily check-in", USER_1, "Ada Lovelace", SUB_1, "2024-03-01 10:00:00+00",
      "2024-06-30 23:59:59.123456+00", "root.falls", "2", "number", "risk"},
     {FORM_A, "Daily check-in", USER_1, "Ada Lovelace", SUB_1, "2024-03-01 10:00:00+00",
      "2024-06-30 23:59:59.123456+00", "root.note", "hi\tthere", "text", NULL},
-    {FORM_A, "Daily check-in", USER_1, "Ada Lovelace", SUB_1, "2024-03-01 10:00:00+00",
+    {FORM_A, "Daily check-in", USER_2, "Grace Hopper", SUB_2, "2024-03-01 10:05:30.25+00",
      "2024-06-30 23:59:59.123456+00", "root.tablet", "true", "boolean", NULL},
-    {FORM_A, "Daily check-in", USER_2, "Grace Hopper", SUB_3, "2024-03-02 08:00:00+00",
+    /* batch 2: SUB_3 (rejected), SUB_4 */
+    {FORM_A, "Daily check-in", USER_1, "Ada Lovelace", SUB_4, "2024-03-02 09:00:00+00",
      "2024-06-30 23:59:59.123456+00", "root.seen", "2024-02-29", "date", "visit"},
-    {FORM_A, "Daily check-in", USER_2, "Grace Hopper", SUB_3, "2024-03-02 08:00:00+00",
+    /* batch 3: SUB_5 */
+    {FORM_A, "Daily check-in", USER_2, "Grace Hopper", SUB_5, "2024-03-03 07:30:00.5+00",
      "2024-06-30 23:59:59.123456+00", "root.falls", "2.5", "number", "risk"},
 };
 
-/* As pipeline.c runs them, batch by batch, with one target transaction. */
-static void p_run(const spec *s)
+/* Each commit batch, as before_commit must see it. */
+static const struct {
+    size_t submissions;
+    size_t events;
+    const char *ids;       /* the uuid[] literal */
+    const char *reject_id; /* its one reject, or NULL */
+    const char *write;     /* the pipeline's one write() of the batch */
+} run_batch[RUN_BATCHES] = {
+    {2, 3, "{" SUB_1 "," SUB_2 "}", NULL, "L:write 3"},
+    {2, 1, "{" SUB_3 "," SUB_4 "}", SUB_3, "L:write 1"},
+    {1, 1, "{" SUB_5 "}", NULL, "L:write 1"},
+};
+
+/* The run's totals once the first k batches are committed (k = 0..3). */
+static const size_t run_subs_upto[] = {0, 2, 4, 5};
+static const size_t run_events_upto[] = {0, 3, 4, 5};
+static const size_t run_rejected_upto[] = {0, 0, 1, 1};
+/* Events of the first k submissions read (k = 0..5): what progress must report. */
+static const size_t run_events_of_first[] = {0, 2, 3, 3, 4, 5};
+
+/* One line of the run's log. */
+typedef enum who { WHO_EVENT, WHO_TARGET, WHO_SOURCE } who;
+typedef struct log_line {
+    char *text;
+    who by;
+    size_t call; /* WHO_TARGET, WHO_SOURCE: the call's index on its fake */
+} log_line;
+
+#define PROBLEM_MAX 512
+
+/* The log of one run, and what the hooks are told to do and saw. */
+typedef struct recorder {
+    etl_db *src;
+    etl_db *tgt;
+    size_t src_seen;
+    size_t tgt_seen;
+    log_line *lines;
+    size_t n;
+    size_t cap;
+    const etl_loader_entry *real_loader; /* what the pipeline asked the registry for */
+    size_t after_begin_calls;
+    size_t before_commit_calls;
+    size_t refuse_after_begin;   /* refuse this call (1-based), 0: none */
+    size_t refuse_before_commit; /* the same */
+    size_t progress_calls;
+    size_t progress_subs;      /* the last report's submissions */
+    char problem[PROBLEM_MAX]; /* the first thing a hook or the spy found wrong */
+} recorder;
+
+static void rec_add(recorder *r, who by, size_t call, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void rec_add(recorder *r, who by, size_t call, const char *fmt, ...)
 {
-    etl_db *src = etl_fake_db_new();
-    etl_fake_db_add_form(src, FORM_A, FORM_A_NAME, SCHEMA_A);
-    etl_fake_db_add_user(src, USER_1, "Ada", "Lovelace");
-    etl_fake_db_add_user(src, USER_2, "Grace", "Hopper");
-    etl_fake_db_add_submission(src, SUB_1, FORM_A, USER_1, CREATED_1,
-                               "{\"root\": {\"falls\": 2, \"note\": \"hi\\tthere\", "
-                               "\"tablet\": true}}");
-    etl_fake_db_add_submission(src, SUB_2, FORM_A, USER_GONE, CREATED_2,
-                               "{\"root\": {\"falls\": 1}}");
-    etl_fake_db_add_submission(src, SUB_3, FORM_A, USER_2, CREATED_3,
-                               "{\"root\": {\"seen\": \"2024-02-29\", \"falls\": 2.50}}");
-    etl_db *tgt = etl_fake_db_new();
-    etl_extractor x;
-    x_new(s, &x, src, 2);
-    etl_transformer t;
-    t_new(s, &t, src);
-    lctx c;
-    l_new(s, &c, tgt, NULL);
-    etl_error err;
-    etl_error_clear(&err);
-    etl_event_batch events_out;
-    etl_event_batch_init(&events_out, PROCESSED);
-    assert_int_equal(etl_fake_db_run(tgt, "BEGIN"), ETL_OK);
-    assert_int_equal(c.ld.ops->begin(c.ld.state, &err), ETL_OK);
-    x_open(&x);
-    etl_submission_batch b;
-    int rc;
-    size_t rejected = 0;
-    while ((rc = x.ops->next(x.state, &b, &err)) == ETL_OK) {
-        for (size_t i = 0; i < b.count; i++) {
-            etl_error why;
-            etl_error_clear(&why);
-            int arc = t.ops->apply(t.state, &b.rows[i], &events_out, &why);
-            if (arc == ETL_ERR_INPUT) {
-                assert_string_equal(b.rows[i].id, SUB_2);
-                assert_string_equal(why.reason, "unknown_user");
-                rejected++;
-                continue;
-            }
-            if (arc != ETL_OK)
-                fail_msg("apply: %d %s", arc, why.msg);
-        }
-        if (events_out.count) {
-            if ((rc = c.ld.ops->write(c.ld.state, &events_out, &err)) != ETL_OK)
-                fail_msg("write: %d %s", rc, err.msg);
-            etl_event_batch_reset(&events_out);
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 64;
+        r->lines = realloc(r->lines, r->cap * sizeof(*r->lines));
+        assert_non_null(r->lines);
+    }
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    r->lines[r->n].text = strdup(text);
+    assert_non_null(r->lines[r->n].text);
+    r->lines[r->n].by = by;
+    r->lines[r->n].call = call;
+    r->n++;
+}
+
+/* Log the seam calls made since the last look, both fakes merged in the order they came. */
+static void rec_sync(recorder *r)
+{
+    for (;;) {
+        bool s = r->src_seen < etl_fake_db_calls(r->src);
+        bool t = r->tgt_seen < etl_fake_db_calls(r->tgt);
+        if (!s && !t)
+            return;
+        if (s && (!t || etl_fake_db_call_seq(r->src, r->src_seen) <
+                            etl_fake_db_call_seq(r->tgt, r->tgt_seen))) {
+            rec_add(r, WHO_SOURCE, r->src_seen, "src %s", etl_fake_db_call(r->src, r->src_seen));
+            r->src_seen++;
+        } else {
+            rec_add(r, WHO_TARGET, r->tgt_seen, "%s", etl_fake_db_call(r->tgt, r->tgt_seen));
+            r->tgt_seen++;
         }
     }
-    if (rc != ETL_DONE)
-        fail_msg("next: %d %s", rc, err.msg);
-    if (c.ld.ops->flush)
-        assert_int_equal(c.ld.ops->flush(c.ld.state, &err), ETL_OK);
-    assert_int_equal(c.ld.ops->end(c.ld.state, true, &err), ETL_OK);
-    assert_int_equal(etl_fake_db_run(tgt, "COMMIT"), ETL_OK);
-    assert_int_equal(rejected, 1);
-    assert_int_equal(etl_fake_db_committed(tgt), COUNT(pipeline_expected));
-    assert_committed(tgt, 0, pipeline_expected, COUNT(pipeline_expected), TABLE);
-    etl_event_batch_release(&events_out);
-    c.ld.ops->destroy(c.ld.state);
-    t.ops->destroy(t.state);
-    x.ops->destroy(x.state);
-    x_assert_returned(src, "source, after the run");
-    assert_seam_clean(tgt, "target, after the run");
-    etl_fake_db_free(src);
-    etl_fake_db_free(tgt);
+}
+
+static void rec_event(recorder *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_event(recorder *r, const char *fmt, ...)
+{
+    rec_sync(r);
+    char text[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    rec_add(r, WHO_EVENT, 0, "%s", text);
+}
+
+static void rec_problem(recorder *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rec_problem(recorder *r, const char *fmt, ...)
+{
+    if (r->problem[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->problem, sizeof(r->problem), fmt, ap);
+    va_end(ap);
+}
+
+static void rec_release(recorder *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->lines[i].text);
+    free(r->lines);
+    r->lines = NULL;
+    r->n = r->cap = 0;
+}
+
+/* ---- the loader spy -------------------------------------------------------------- */
+
+/* The run being recorded; NULL: etl_registry_find_loader answers as the registry does. */
+static recorder *spy_rec;
+
+typedef struct spy {
+    etl_loader inner;
+    recorder *rec;
+} spy;
+
+static int spy_begin(void *state, etl_error *err)
+{
+    spy *s = state;
+    rec_event(s->rec, "L:begin");
+    return s->inner.ops->begin(s->inner.state, err);
+}
+
+static int spy_write(void *state, const etl_event_batch *b, etl_error *err)
+{
+    spy *s = state;
+    rec_event(s->rec, "L:write %zu", b->count);
+    return s->inner.ops->write(s->inner.state, b, err);
+}
+
+static int spy_flush(void *state, etl_error *err)
+{
+    spy *s = state;
+    rec_event(s->rec, "L:flush");
+    return s->inner.ops->flush(s->inner.state, err);
+}
+
+static int spy_end(void *state, bool commit, etl_error *err)
+{
+    spy *s = state;
+    rec_event(s->rec, "L:end(%s)", commit ? "true" : "false");
+    int rc = s->inner.ops->end(s->inner.state, commit, err);
+    if (!commit && rc != ETL_OK)
+        rec_problem(s->rec, "end(false) returned %d; loader.h: always ETL_OK or ignorable", rc);
+    return rc;
+}
+
+static void spy_destroy(void *state)
+{
+    spy *s = state;
+    if (!s)
+        return;
+    rec_event(s->rec, "L:destroy");
+    s->inner.ops->destroy(s->inner.state);
+    free(s);
+}
+
+static const etl_loader_ops spy_ops_flush = {"spy",     spy_begin, spy_write,
+                                             spy_flush, spy_end,   spy_destroy};
+static const etl_loader_ops spy_ops_no_flush = {"spy", spy_begin, spy_write,
+                                                NULL,  spy_end,   spy_destroy};
+
+static int spy_ctor(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
+{
+    recorder *r = spy_rec;
+    spy *s = calloc(1, sizeof(*s));
+    out->ops = &spy_ops_no_flush;
+    out->state = NULL;
+    if (!s)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    s->rec = r;
+    int rc = r->real_loader->ctor(&s->inner, cfg, db, err);
+    if (rc != ETL_OK) {
+        free(s);
+        return rc;
+    }
+    out->ops = s->inner.ops->flush ? &spy_ops_flush : &spy_ops_no_flush;
+    out->state = s;
+    return ETL_OK;
+}
+
+static etl_loader_entry spy_entry;
+
+/* NOLINTBEGIN(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+const etl_loader_entry *__real_etl_registry_find_loader(const char *name);
+const etl_loader_entry *__wrap_etl_registry_find_loader(const char *name);
+const etl_loader_entry *__wrap_etl_registry_find_loader(const char *name)
+{
+    const etl_loader_entry *e = __real_etl_registry_find_loader(name);
+    if (!e || !spy_rec)
+        return e;
+    spy_rec->real_loader = e;
+    spy_entry = (etl_loader_entry){.name = e->name, .ctor = spy_ctor, .summary = e->summary};
+    return &spy_entry;
+}
+/* NOLINTEND(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+
+/* ---- the hooks ---------------------------------------------------------------------- */
+
+static int hook_after_begin(void *ctx, etl_db *target, etl_error *err)
+{
+    recorder *r = ctx;
+    size_t k = ++r->after_begin_calls;
+    rec_event(r, "H:after_begin");
+    if (target != r->tgt)
+        rec_problem(r, "after_begin %zu: not given the target connection", k);
+    if (!etl_fake_db_in_transaction(target) || etl_fake_db_tx_failed(target))
+        rec_problem(r, "after_begin %zu: the target transaction is not open", k);
+    if (etl_fake_db_tx_rows(target) || etl_fake_db_in_copy(target))
+        rec_problem(r, "after_begin %zu: the loader already wrote in this transaction", k);
+    if (k == 1 && etl_fake_db_calls(r->src))
+        rec_problem(r, "after_begin 1: the source was read before the first BEGIN:\n%s",
+                    etl_fake_db_trace(r->src, 0));
+    if (k == r->refuse_after_begin)
+        return etl_error_set(err, ETL_ERR_LOCKED, "after_begin refused batch %zu", k);
+    /* What in-place runs do here: a statement in the open transaction. */
+    return etl_db_exec(target, "SET LOCAL lock_timeout = '1s'", err);
+}
+
+static int hook_before_commit(void *ctx, etl_db *target, const etl_batch_log *b, etl_error *err)
+{
+    recorder *r = ctx;
+    size_t k = ++r->before_commit_calls;
+    rec_event(r, "H:before_commit");
+    if (k > RUN_BATCHES) {
+        rec_problem(r, "before_commit called %zu times; there are %d batches", k, RUN_BATCHES);
+        return ETL_OK;
+    }
+    if (target != r->tgt)
+        rec_problem(r, "before_commit %zu: not given the target connection", k);
+    if (!etl_fake_db_in_transaction(target) || etl_fake_db_tx_failed(target))
+        rec_problem(r, "before_commit %zu: the target transaction is not open", k);
+    if (etl_fake_db_in_copy(target))
+        rec_problem(r, "before_commit %zu: the loader's COPY is still open", k);
+    if (etl_fake_db_tx_rows(target) != run_batch[k - 1].events)
+        rec_problem(r, "before_commit %zu: the transaction holds %zu events, expected %zu", k,
+                    etl_fake_db_tx_rows(target), run_batch[k - 1].events);
+    if (b->submissions != run_batch[k - 1].submissions || b->events != run_batch[k - 1].events)
+        rec_problem(
+            r, "before_commit %zu: batch log of %zu submissions, %zu events; expected %zu, %zu", k,
+            b->submissions, b->events, run_batch[k - 1].submissions, run_batch[k - 1].events);
+    const char *ids = run_batch[k - 1].ids;
+    if (b->ids.len != strlen(ids) || memcmp(b->ids.data, ids, b->ids.len) != 0)
+        rec_problem(r, "before_commit %zu: ids %.*s, expected %s", k, (int)b->ids.len,
+                    b->ids.data ? b->ids.data : "", ids);
+    const char *rej = run_batch[k - 1].reject_id;
+    if (b->nrejects != (rej ? 1U : 0U))
+        rec_problem(r, "before_commit %zu: %zu rejects, expected %d", k, b->nrejects, rej ? 1 : 0);
+    else if (rej && (strcmp(b->rejects[0].id, rej) != 0 ||
+                     strcmp(b->rejects[0].reason, "unknown_user") != 0 || !b->rejects[0].detail ||
+                     !b->rejects[0].detail[0]))
+        rec_problem(r, "before_commit %zu: reject %s (%s: %s), expected %s (unknown_user)", k,
+                    b->rejects[0].id, b->rejects[0].reason,
+                    b->rejects[0].detail ? b->rejects[0].detail : "NULL", rej);
+    if (k == r->refuse_before_commit)
+        return etl_error_set(err, ETL_ERR_IO, "before_commit refused batch %zu", k);
+    /* What in-place runs do here: record the batch in the same transaction. */
+    return etl_db_exec(target, "SET LOCAL application_name = 'etl batch recorded'", err);
+}
+
+static void hook_progress(void *ctx, const etl_run_stats *so_far)
+{
+    recorder *r = ctx;
+    r->progress_calls++;
+    rec_event(r, "H:progress");
+    if (so_far->submissions < r->progress_subs || so_far->submissions >= COUNT(run_events_of_first))
+        rec_problem(r, "progress: %zu submissions after %zu", so_far->submissions,
+                    r->progress_subs);
+    else if (so_far->events != run_events_of_first[so_far->submissions])
+        rec_problem(r, "progress: %zu events for the first %zu submissions, expected %zu",
+                    so_far->events, so_far->submissions, run_events_of_first[so_far->submissions]);
+    r->progress_subs = so_far->submissions;
+}
+
+/* ---- one run ---------------------------------------------------------------------- */
+
+typedef struct prun {
+    const spec *s;
+    etl_db *src;
+    etl_db *tgt;
+    recorder rec;
+    char names[5][32];
+    etl_processor_cfg proc;
+    etl_log quiet;
+    volatile sig_atomic_t stop;
+    etl_pipeline_cfg cfg;
+    etl_run_stats stats;
+    etl_error err;
+    int rc;
+} prun;
+
+/* A run of s's runner (and stages) with every hook, on fresh fakes; not moved after this. */
+static void prun_init(prun *p, const spec *s)
+{
+    memset(p, 0, sizeof(*p));
+    p->s = s;
+    p->src = etl_fake_db_new();
+    p->tgt = etl_fake_db_new();
+    run_source(p->src);
+    p->rec.src = p->src;
+    p->rec.tgt = p->tgt;
+    snprintf(p->names[0], sizeof(p->names[0]), "contract");
+    snprintf(p->names[1], sizeof(p->names[1]), "%s", s->r->name);
+    snprintf(p->names[2], sizeof(p->names[2]), "%s", s->x ? s->x->name : "");
+    snprintf(p->names[3], sizeof(p->names[3]), "%s", s->t ? s->t->name : "");
+    snprintf(p->names[4], sizeof(p->names[4]), "%s", s->l ? s->l->name : "");
+    p->proc.name = p->names[0];
+    p->proc.file = p->names[0];
+    p->proc.runner = p->names[1];
+    p->proc.extractor = s->x ? p->names[2] : NULL;
+    p->proc.transformer = s->t ? p->names[3] : NULL;
+    p->proc.loader = s->l ? p->names[4] : NULL;
+    p->proc.extract_batch = RUN_EXTRACT_BATCH;
+    p->proc.load_batch = LOAD_BATCH;
+    p->proc.form_cache = 4;
+    p->proc.max_depth = 16;
+    p->proc.max_bytes = 0;
+    p->quiet.verbosity = -1;
+    p->cfg = (etl_pipeline_cfg){.proc = &p->proc,
+                                .processed_on = PROCESSED,
+                                .source_filter = NULL,
+                                .commit_every = RUN_COMMIT_EVERY,
+                                .max_rejects = 1, /* exactly the rejects: not past it */
+                                .dry_run = false,
+                                .empty_target = true,
+                                .table = NULL,
+                                .stop = &p->stop,
+                                .log = &p->quiet,
+                                .after_begin = hook_after_begin,
+                                .before_commit = hook_before_commit,
+                                .progress = hook_progress,
+                                .hook_ctx = &p->rec};
+    etl_error_clear(&p->err);
+}
+
+static int prun_go(prun *p)
+{
+    spy_rec = &p->rec;
+    p->rc = etl_pipeline_run(&p->cfg, p->src, p->tgt, &p->stats, &p->err);
+    spy_rec = NULL;
+    rec_sync(&p->rec);
+    return p->rc;
+}
+
+static void prun_free(prun *p)
+{
+    rec_release(&p->rec);
+    etl_fake_db_free(p->src);
+    etl_fake_db_free(p->tgt);
+}
+
+/* The run's log from line `from`, one line each, for messages. */
+static const char *prun_log(const prun *p, size_t from, etl_buf *out)
+{
+    etl_buf_reset(out);
+    for (size_t i = from; i < p->rec.n; i++)
+        assert_int_equal(etl_buf_printf(out, "  %s\n", p->rec.lines[i].text), ETL_OK);
+    return out->data ? out->data : "";
+}
+
+/* Is this line of the log part of the skeleton: the pipeline's statements, slots, hooks? */
+static bool skeleton_line(const log_line *l)
+{
+    static const char *const kept[] = {"exec BEGIN", "exec TRUNCATE", "exec COMMIT",
+                                       "exec ROLLBACK", "exec SET"};
+    if (l->by == WHO_EVENT)
+        return strcmp(l->text, "H:progress") != 0; /* progress comes between writes */
+    if (l->by == WHO_SOURCE)
+        return false;
+    for (size_t i = 0; i < COUNT(kept); i++)
+        if (strcmp(l->text, kept[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The loader's own statements (whatever it sends: COPY, INSERTs, PREPARE)
+ * must come from inside one of its slots: the last skeleton line before
+ * each is a loader slot.
+ */
+static void assert_loader_statements_in_slots(const prun *p)
+{
+    const char *owner = "the start";
+    for (size_t i = 0; i < p->rec.n; i++) {
+        const log_line *l = &p->rec.lines[i];
+        if (skeleton_line(l)) {
+            owner = l->text;
+            continue;
+        }
+        if (l->by != WHO_TARGET)
+            continue;
+        if (strncmp(owner, "L:", 2) != 0) {
+            etl_buf b = ETL_BUF_INIT;
+            fail_msg("%s: \"%s\" sent to the target after %s, outside any loader slot:\n%s",
+                     p->s->title, l->text, owner, prun_log(p, 0, &b));
+        }
+    }
+}
+
+/* The skeleton lines after log line `after` (all of them: after = SIZE_MAX). */
+static size_t skeleton(const prun *p, size_t after, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = after == SIZE_MAX ? 0 : after + 1; i < p->rec.n; i++) {
+        if (!skeleton_line(&p->rec.lines[i]))
+            continue;
+        if (n == cap)
+            fail_msg("more than %zu skeleton lines", cap);
+        out[n++] = p->rec.lines[i].text;
+    }
+    return n;
+}
+
+#define SKEL_MAX 80
+
+static void assert_skeleton(const prun *p, size_t after, const char *const *want, size_t nwant,
+                            const char *what)
+{
+    const char *got[SKEL_MAX];
+    size_t n = skeleton(p, after, got, SKEL_MAX);
+    size_t i = 0;
+    while (i < n && i < nwant && strcmp(got[i], want[i]) == 0)
+        i++;
+    if (i == n && i == nwant)
+        return;
+    etl_buf w = ETL_BUF_INIT;
+    etl_buf g = ETL_BUF_INIT;
+    for (size_t k = 0; k < nwant; k++)
+        assert_int_equal(etl_buf_printf(&w, "  %s%s\n", k == i ? "> " : "", want[k]), ETL_OK);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(etl_buf_printf(&g, "  %s%s\n", k == i ? "> " : "", got[k]), ETL_OK);
+    etl_buf l = ETL_BUF_INIT;
+    fail_msg("%s: %s: the order of calls differs at line %zu.\nexpected:\n%sgot:\n%sthe whole "
+             "log:\n%s",
+             p->s->title, what, i + 1, w.data ? w.data : "", g.data ? g.data : "",
+             prun_log(p, 0, &l));
+}
+
+/* How batch k (1-based) goes, to the end or to a refusing hook; appended to want. */
+enum batch_end { BATCH_COMMITTED, BATCH_AFTER_BEGIN_REFUSES, BATCH_BEFORE_COMMIT_REFUSES };
+
+static size_t want_batch(const char **want, size_t n, size_t k, bool flush, enum batch_end how)
+{
+    want[n++] = "exec BEGIN";
+    if (k == 1)
+        want[n++] = "exec TRUNCATE"; /* empty_target: inside the first load transaction */
+    want[n++] = "H:after_begin";
+    if (how == BATCH_AFTER_BEGIN_REFUSES) {
+        want[n++] = "L:end(false)"; /* even with no begin: loader.h */
+        want[n++] = "exec ROLLBACK";
+        return n;
+    }
+    want[n++] = "exec SET"; /* the hook's statement */
+    want[n++] = "L:begin";
+    want[n++] = run_batch[k - 1].write;
+    if (flush)
+        want[n++] = "L:flush";
+    want[n++] = "L:end(true)";
+    want[n++] = "H:before_commit";
+    if (how == BATCH_BEFORE_COMMIT_REFUSES) {
+        want[n++] = "L:end(false)";
+        want[n++] = "exec ROLLBACK";
+        return n;
+    }
+    want[n++] = "exec SET";
+    want[n++] = "exec COMMIT";
+    return n;
+}
+
+/* The loader the pipeline built has a flush slot (the spy mirrors it). */
+static bool prun_flush(const prun *p)
+{
+    for (size_t i = 0; i < p->rec.n; i++)
+        if (strcmp(p->rec.lines[i].text, "L:flush") == 0)
+            return true;
+    etl_loader ld = {NULL, NULL};
+    etl_loader_cfg cfg = {.batch_rows = LOAD_BATCH, .table = NULL, .stop = NULL, .log = NULL};
+    etl_db *db = etl_fake_db_new();
+    etl_error err;
+    etl_error_clear(&err);
+    assert_int_equal(p->s->l->ctor(&ld, &cfg, db, &err), ETL_OK);
+    bool has = ld.ops->flush != NULL;
+    ld.ops->destroy(ld.state);
+    etl_fake_db_free(db);
+    return has;
+}
+
+/* The first k batches committed, nothing else: rows and stats, written out. */
+static void assert_committed_batches(const prun *p, size_t k, const char *what)
+{
+    if (etl_fake_db_committed(p->tgt) != run_events_upto[k]) {
+        etl_buf b = ETL_BUF_INIT;
+        fail_msg("%s: %s: %zu rows committed, expected the %zu of the first %zu batches:\n%s",
+                 p->s->title, what, etl_fake_db_committed(p->tgt), run_events_upto[k], k,
+                 prun_log(p, 0, &b));
+    }
+    assert_committed(p->tgt, 0, run_rows, run_events_upto[k], TABLE);
+    assert_int_equal(etl_fake_db_commits(p->tgt), k);
+    const etl_run_stats *st = &p->stats;
+    if (st->submissions != run_subs_upto[k] || st->events != run_events_upto[k] ||
+        st->batches != k || st->rejected != run_rejected_upto[k])
+        fail_msg("%s: %s: stats %zu submissions, %zu events, %zu batches, %zu rejected; "
+                 "expected %zu, %zu, %zu, %zu",
+                 p->s->title, what, st->submissions, st->events, st->batches, st->rejected,
+                 run_subs_upto[k], run_events_upto[k], k, run_rejected_upto[k]);
+    if (run_rejected_upto[k]) {
+        assert_non_null(st->reasons[0].reason);
+        assert_string_equal(st->reasons[0].reason, "unknown_user");
+        assert_int_equal(st->reasons[0].count, 1);
+        assert_null(st->reasons[1].reason);
+    } else {
+        assert_null(st->reasons[0].reason);
+    }
+}
+
+/* After any run: both connections as the seam wants them, nothing found by the hooks or spy. */
+static void assert_run_clean(const prun *p, const char *what)
+{
+    if (p->rec.problem[0]) {
+        etl_buf b = ETL_BUF_INIT;
+        fail_msg("%s: %s: %s\nlog:\n%s", p->s->title, what, p->rec.problem, prun_log(p, 0, &b));
+    }
+    if (p->s->l && p->rec.real_loader != p->s->l)
+        fail_msg("%s: the pipeline built loader %s", p->s->title,
+                 p->rec.real_loader ? p->rec.real_loader->name : "(none)");
+    assert_seam_clean(p->tgt, what);
+    x_assert_returned(p->src, what);
+    if (etl_fake_db_in_transaction(p->tgt))
+        fail_msg("%s: %s: the target is left inside a transaction", p->s->title, what);
+    if (etl_fake_db_tx_rows(p->tgt))
+        fail_msg("%s: %s: %zu rows left in the target's transaction", p->s->title, what,
+                 etl_fake_db_tx_rows(p->tgt));
+}
+
+/* 1. The whole run: three commit batches, every hook, the exact order of calls. */
+static void p_happy(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    if (prun_go(&p) != ETL_OK)
+        fail_msg("%s: %d %s", s->title, p.rc, p.err.msg);
+    assert_run_clean(&p, "after the run");
+    bool flush = prun_flush(&p);
+    const char *want[SKEL_MAX];
+    size_t n = 0;
+    for (size_t k = 1; k <= RUN_BATCHES; k++)
+        n = want_batch(want, n, k, flush, BATCH_COMMITTED);
+    want[n++] = "L:destroy";
+    assert_skeleton(&p, SIZE_MAX, want, n, "the whole run");
+    assert_loader_statements_in_slots(&p);
+    assert_int_equal(p.rec.after_begin_calls, RUN_BATCHES);
+    assert_int_equal(p.rec.before_commit_calls, RUN_BATCHES);
+    /* 5 submissions, 3 per extractor batch: at least two batches, the last with everything. */
+    assert_true(p.rec.progress_calls >= 2);
+    assert_int_equal(p.rec.progress_subs, 5);
+    assert_committed_batches(&p, RUN_BATCHES, "after the run");
+    prun_free(&p);
+}
+
+/* Where call `call` of `by` stands in the run's log. */
+static size_t log_index(const prun *p, who by, size_t call)
+{
+    for (size_t i = 0; i < p->rec.n; i++)
+        if (p->rec.lines[i].by == by && p->rec.lines[i].call == call)
+            return i;
+    fail_msg("%s: call %zu is not in the log", p->s->title, call);
+    return 0;
+}
+
+/* Where the event `text` first stands in the run's log. */
+static size_t log_index_of(const prun *p, const char *text)
+{
+    for (size_t i = 0; i < p->rec.n; i++)
+        if (p->rec.lines[i].by == WHO_EVENT && strcmp(p->rec.lines[i].text, text) == 0)
+            return i;
+    fail_msg("%s: %s is not in the log", p->s->title, text);
+    return 0;
+}
+
+/* Batches committed before log line i. */
+static size_t commits_before(const prun *p, size_t i)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < i; j++)
+        k += p->rec.lines[j].by == WHO_TARGET && strcmp(p->rec.lines[j].text, "exec COMMIT") == 0;
+    return k;
+}
+
+/* 2. Every seam call of the run, on either connection, failed in turn. */
+static void p_faults(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    assert_int_equal(prun_go(&p), ETL_OK);
+    size_t calls[2] = {etl_fake_db_calls(p.tgt), etl_fake_db_calls(p.src)};
+    prun_free(&p);
+    print_message("      %s: %zu target and %zu source calls, each failed in turn\n", s->title,
+                  calls[0], calls[1]);
+    for (int side = 0; side < 2; side++) {
+        who by = side == 0 ? WHO_TARGET : WHO_SOURCE;
+        for (size_t n = 1; n <= calls[side]; n++) {
+            prun_init(&p, s);
+            etl_db *db = side == 0 ? p.tgt : p.src;
+            etl_fake_db_fail_at(db, n);
+            prun_go(&p);
+            char what[160];
+            snprintf(what, sizeof(what), "%s call %zu (%s) failing", side ? "source" : "target", n,
+                     etl_fake_db_call(db, n - 1) ? etl_fake_db_call(db, n - 1) : "never made");
+            if (!etl_fake_db_fault_fired(db))
+                fail_msg("%s: %s: never made", s->title, what);
+            size_t f = log_index(&p, by, n - 1);
+            size_t done = commits_before(&p, f);
+            if (done == RUN_BATCHES) {
+                /* After the last COMMIT: the stages' cleanup, nothing left to report it to. */
+                if (p.rc != ETL_OK)
+                    fail_msg("%s: %s after the last commit: %d %s", s->title, what, p.rc,
+                             p.err.msg);
+                const char *tail[] = {"L:destroy"};
+                assert_skeleton(&p, f, tail, f < log_index_of(&p, "L:destroy") ? 1 : 0, what);
+            } else {
+                assert_failed_with_reason(p.rc, &p.err, what);
+                /*
+                 * The open batch abandoned, then rolled back; then only destroy.  A
+                 * BEGIN that failed opened nothing: only destroy follows (loader.h
+                 * lists BEGIN in the sequence whose failure is followed by end(false)
+                 * and ROLLBACK; the pipeline sends neither, harmlessly: the target
+                 * is checked below to be left outside any transaction).
+                 */
+                const char *tail[] = {"L:end(false)", "exec ROLLBACK", "L:destroy"};
+                bool begin = by == WHO_TARGET && strcmp(p.rec.lines[f].text, "exec BEGIN") == 0;
+                assert_skeleton(&p, f, begin ? tail + 2 : tail, begin ? 1 : COUNT(tail), what);
+            }
+            assert_committed_batches(&p, done, what);
+            assert_run_clean(&p, what);
+            prun_free(&p);
+        }
+    }
+}
+
+/* 3. A hook refusing batch k: end(false), ROLLBACK, nothing of that batch committed. */
+static void p_hook_refuses(const spec *s)
+{
+    for (int hook = 0; hook < 2; hook++) {
+        for (size_t k = 1; k <= RUN_BATCHES; k++) {
+            prun p;
+            prun_init(&p, s);
+            if (hook == 0)
+                p.rec.refuse_after_begin = k;
+            else
+                p.rec.refuse_before_commit = k;
+            prun_go(&p);
+            char what[96];
+            snprintf(what, sizeof(what), "%s refusing batch %zu",
+                     hook ? "before_commit" : "after_begin", k);
+            char msg[64];
+            snprintf(msg, sizeof(msg), "%s refused batch %zu",
+                     hook ? "before_commit" : "after_begin", k);
+            if (p.rc != (hook ? ETL_ERR_IO : ETL_ERR_LOCKED) || !strstr(p.err.msg, msg))
+                fail_msg("%s: %s: returned %d \"%s\", expected the hook's %d \"%s\"", s->title,
+                         what, p.rc, p.err.msg, hook ? ETL_ERR_IO : ETL_ERR_LOCKED, msg);
+            bool flush = prun_flush(&p);
+            const char *want[SKEL_MAX];
+            size_t n = 0;
+            for (size_t j = 1; j < k; j++)
+                n = want_batch(want, n, j, flush, BATCH_COMMITTED);
+            n = want_batch(want, n, k, flush,
+                           hook ? BATCH_BEFORE_COMMIT_REFUSES : BATCH_AFTER_BEGIN_REFUSES);
+            want[n++] = "L:destroy";
+            assert_skeleton(&p, SIZE_MAX, want, n, what);
+            assert_loader_statements_in_slots(&p);
+            assert_committed_batches(&p, k - 1, what);
+            assert_run_clean(&p, what);
+            prun_free(&p);
+        }
+    }
+}
+
+/* 4. The stop flag set during a call of the first batch: ETL_ERR_INTERRUPTED, rolled back. */
+static void p_stop(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    assert_int_equal(prun_go(&p), ETL_OK);
+    size_t first_commit = 0; /* the target's first COMMIT, 1-based */
+    for (size_t i = 0; i < etl_fake_db_calls(p.tgt) && !first_commit; i++)
+        if (strcmp(etl_fake_db_call(p.tgt, i), "exec COMMIT") == 0)
+            first_commit = i + 1;
+    assert_true(first_commit > 0);
+    prun_free(&p);
+    /* Every target call up to the first COMMIT, and the source's first (the extractor's open). */
+    for (size_t n = 1; n <= first_commit + 1; n++) {
+        bool on_source = n == first_commit + 1;
+        size_t call = on_source ? 1 : n;
+        prun_init(&p, s);
+        etl_fake_db_flag_at(on_source ? p.src : p.tgt, call, &p.stop);
+        prun_go(&p);
+        char what[96];
+        snprintf(what, sizeof(what), "stop set during %s call %zu", on_source ? "source" : "target",
+                 call);
+        assert_true(p.stop == 1);
+        if (p.rc != ETL_ERR_INTERRUPTED || !p.err.msg[0])
+            fail_msg("%s: %s: returned %d \"%s\", expected ETL_ERR_INTERRUPTED", s->title, what,
+                     p.rc, p.err.msg);
+        /* Batch 1 may still commit if the flag came after its last check; never batch 2. */
+        size_t k = etl_fake_db_commits(p.tgt);
+        if (k > 1 || (call == first_commit && !on_source && k != 1) ||
+            ((call == 1 || on_source) && k != 0)) {
+            etl_buf b = ETL_BUF_INIT;
+            fail_msg("%s: %s: %zu batches committed:\n%s", s->title, what, k, prun_log(&p, 0, &b));
+        }
+        assert_committed_batches(&p, k, what);
+        const char *got[SKEL_MAX];
+        size_t ng = skeleton(&p, SIZE_MAX, got, SKEL_MAX);
+        if (ng < 3 || strcmp(got[ng - 3], "L:end(false)") != 0 ||
+            strcmp(got[ng - 2], "exec ROLLBACK") != 0 || strcmp(got[ng - 1], "L:destroy") != 0 ||
+            p.rec.after_begin_calls > 2) {
+            etl_buf b = ETL_BUF_INIT;
+            fail_msg("%s: %s: the open batch was not abandoned and rolled back last:\n%s", s->title,
+                     what, prun_log(&p, 0, &b));
+        }
+        assert_run_clean(&p, what);
+        prun_free(&p);
+    }
+}
+
+/* 5. max_rejects 0, one reject in batch 2: that batch committed whole, then ETL_ERR_REJECTS. */
+static void p_max_rejects(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    p.cfg.max_rejects = 0;
+    prun_go(&p);
+    if (p.rc != ETL_ERR_REJECTS || !p.err.msg[0])
+        fail_msg("%s: returned %d \"%s\", expected ETL_ERR_REJECTS", s->title, p.rc, p.err.msg);
+    bool flush = prun_flush(&p);
+    const char *want[SKEL_MAX];
+    size_t n = 0;
+    for (size_t k = 1; k <= 2; k++)
+        n = want_batch(want, n, k, flush, BATCH_COMMITTED);
+    want[n++] = "L:destroy"; /* no third batch begun */
+    assert_skeleton(&p, SIZE_MAX, want, n, "max_rejects 0");
+    assert_int_equal(p.rec.before_commit_calls, 2); /* batch 2 recorded with its reject */
+    assert_committed_batches(&p, 2, "max_rejects 0");
+    assert_run_clean(&p, "max_rejects 0");
+    prun_free(&p);
+}
+
+/* ---- runners without stages (in-db) ------------------------------------------------ */
+
+/*
+ * Its one statement, answered as an opaque INSERT ... SELECT: the fake
+ * cannot evaluate in-db's SQL, so the test says what it does (the rows of
+ * the staged run, one reject) and checks what the runner makes of it.  The
+ * result's shape is indb.c's: (NULL, submissions, events), then (id,
+ * reason, path) per reject.
+ */
+static const char *const indb_result[] = {NULL, "5", "5", SUB_3, "unknown_user", NULL};
+
+static void indb_script(prun *p)
+{
+    etl_fake_db_script(p->tgt, "WITH RECURSIVE", run_rows, COUNT(run_rows), indb_result, 2, 3);
+    p->cfg.after_begin = NULL;
+    p->cfg.before_commit = NULL;
+    p->cfg.progress = NULL;
+}
+
+/* Per-batch hooks refused with ETL_ERR_USAGE before anything is sent. */
+static void n_refuses_hooks(const spec *s)
+{
+    for (int hook = 0; hook < 2; hook++) {
+        prun p;
+        prun_init(&p, s);
+        if (hook == 0)
+            p.cfg.before_commit = NULL;
+        else
+            p.cfg.after_begin = NULL;
+        prun_go(&p);
+        if (p.rc != ETL_ERR_USAGE || !p.err.msg[0])
+            fail_msg("%s: with only %s: returned %d \"%s\", expected ETL_ERR_USAGE", s->title,
+                     hook ? "before_commit" : "after_begin", p.rc, p.err.msg);
+        assert_int_equal(etl_fake_db_calls(p.src), 0);
+        assert_int_equal(etl_fake_db_calls(p.tgt), 0);
+        assert_int_equal(p.rec.after_begin_calls + p.rec.before_commit_calls, 0);
+        prun_free(&p);
+    }
+}
+
+/* The happy run on the scripted statement: one transaction, the stats from its result. */
+static void n_scripted(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    indb_script(&p);
+    if (prun_go(&p) != ETL_OK)
+        fail_msg("%s: %d %s\n%s", s->title, p.rc, p.err.msg, etl_fake_db_trace(p.tgt, 0));
+    /* BEGIN, TRUNCATE (empty_target), session settings and helpers, the statement, COMMIT. */
+    size_t n = etl_fake_db_calls(p.tgt);
+    assert_true(n >= 4);
+    bool ok = strcmp(etl_fake_db_call(p.tgt, 0), "exec BEGIN") == 0 &&
+              strcmp(etl_fake_db_call(p.tgt, 1), "exec TRUNCATE") == 0 &&
+              strcmp(etl_fake_db_call(p.tgt, n - 2), "query WITH") == 0 &&
+              strcmp(etl_fake_db_call(p.tgt, n - 1), "exec COMMIT") == 0;
+    for (size_t i = 2; i + 2 < n; i++)
+        ok = ok && (strcmp(etl_fake_db_call(p.tgt, i), "exec SET") == 0 ||
+                    strcmp(etl_fake_db_call(p.tgt, i), "exec CREATE") == 0);
+    if (!ok)
+        fail_msg("%s: calls:\n%s", s->title, etl_fake_db_trace(p.tgt, 0));
+    assert_int_equal(etl_fake_db_calls(p.src), 0); /* it reads the target's own app.* */
+    /* What the statement wrote, committed in one transaction; the stats from its result. */
+    assert_int_equal(etl_fake_db_committed(p.tgt), COUNT(run_rows));
+    assert_committed(p.tgt, 0, run_rows, COUNT(run_rows), TABLE);
+    assert_int_equal(etl_fake_db_commits(p.tgt), 1);
+    assert_int_equal(p.stats.submissions, 5);
+    assert_int_equal(p.stats.events, 5);
+    assert_int_equal(p.stats.rejected, 1);
+    assert_int_equal(p.stats.batches, 1);
+    assert_non_null(p.stats.reasons[0].reason);
+    assert_string_equal(p.stats.reasons[0].reason, "unknown_user");
+    assert_int_equal(p.stats.reasons[0].count, 1);
+    assert_null(p.stats.reasons[1].reason);
+    assert_run_clean(&p, "the scripted run");
+    prun_free(&p);
+}
+
+/* max_rejects 0 and one reject: its one statement committed whole, then ETL_ERR_REJECTS. */
+static void n_max_rejects(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    p.cfg.max_rejects = 0;
+    indb_script(&p);
+    if (prun_go(&p) != ETL_ERR_REJECTS)
+        fail_msg("%s: %d, not ETL_ERR_REJECTS: %s", s->title, p.rc, p.err.msg);
+    assert_non_null(strstr(p.err.msg, "more than 0 submissions rejected"));
+    size_t n = etl_fake_db_calls(p.tgt);
+    if (strcmp(etl_fake_db_call(p.tgt, n - 1), "exec COMMIT") != 0)
+        fail_msg("%s: the last call is not the COMMIT:\n%s", s->title, etl_fake_db_trace(p.tgt, 0));
+    assert_int_equal(etl_fake_db_committed(p.tgt), COUNT(run_rows));
+    assert_committed(p.tgt, 0, run_rows, COUNT(run_rows), TABLE);
+    assert_int_equal(p.stats.submissions, 5);
+    assert_int_equal(p.stats.rejected, 1);
+    assert_int_equal(p.stats.batches, 1);
+    assert_run_clean(&p, "max_rejects 0");
+    prun_free(&p);
+}
+
+static void n_faults(const spec *s)
+{
+    prun p;
+    prun_init(&p, s);
+    indb_script(&p);
+    assert_int_equal(prun_go(&p), ETL_OK);
+    size_t total = etl_fake_db_calls(p.tgt);
+    prun_free(&p);
+    print_message("      %s: %zu target calls, each failed in turn\n", s->title, total);
+    for (size_t n = 1; n <= total; n++) {
+        prun_init(&p, s);
+        indb_script(&p);
+        etl_fake_db_fail_at(p.tgt, n);
+        prun_go(&p);
+        char what[96];
+        snprintf(what, sizeof(what), "call %zu (%s) failing", n, etl_fake_db_call(p.tgt, n - 1));
+        assert_true(etl_fake_db_fault_fired(p.tgt));
+        assert_failed_with_reason(p.rc, &p.err, what);
+        size_t last = etl_fake_db_calls(p.tgt) - 1;
+        if (last < n || strcmp(etl_fake_db_call(p.tgt, last), "exec ROLLBACK") != 0)
+            fail_msg("%s: %s: the last call is not a ROLLBACK after it:\n%s", s->title, what,
+                     etl_fake_db_trace(p.tgt, 0));
+        assert_int_equal(etl_fake_db_committed(p.tgt), 0);
+        assert_int_equal(p.stats.submissions + p.stats.events + p.stats.batches, 0);
+        assert_run_clean(&p, what);
+        prun_free(&p);
+    }
 }
 
 /* ---- building the suite from the registry ------------------------------------------- */
@@ -1492,6 +2375,23 @@ static const named_case loader_cases[] = {
     {"stop set during write", l_stop_during_write},
 };
 
+/* For every runner with stages, with every extractor and loader; etl_pipeline_run. */
+static const named_case staged_cases[] = {
+    {"3 commit batches: rows, stats, hooks, the exact order of calls", p_happy},
+    {"every seam call of the run failed in turn", p_faults},
+    {"after_begin or before_commit refusing a batch", p_hook_refuses},
+    {"stop set during a call", p_stop},
+    {"max_rejects 0: the reject's batch committed, then ETL_ERR_REJECTS", p_max_rejects},
+};
+
+/* For every runner without stages (in-db); etl_pipeline_run. */
+static const named_case stageless_cases[] = {
+    {"per-batch hooks refused before any call", n_refuses_hooks},
+    {"its statement answered as scripted", n_scripted},
+    {"every seam call failed in turn", n_faults},
+    {"max_rejects 0: its statement committed, then ETL_ERR_REJECTS", n_max_rejects},
+};
+
 static const named_case transformer_cases[] = {
     {"no answers, one answer", t_empty_and_one},
     {"a reject leaves the batch as it was", t_reject_keeps_batch},
@@ -1531,9 +2431,12 @@ int main(void)
     const etl_extractor_entry *xs = etl_registry_extractors(&nx);
     const etl_loader_entry *ls = etl_registry_loaders(&nl);
     const etl_transformer_entry *ts = etl_registry_transformers(&nt);
+    size_t nr = 0;
+    const etl_runner_entry *rs = etl_registry_runners(&nr);
     const etl_transformer_entry *flatten = etl_registry_find_transformer("flatten");
     size_t cap = nx * COUNT(extractor_cases) + nl * COUNT(loader_cases) +
-                 nt * COUNT(transformer_cases) + nx * nl;
+                 nt * COUNT(transformer_cases) +
+                 nr * (nx * nl * COUNT(staged_cases) + COUNT(stageless_cases));
     struct CMUnitTest *tests = calloc(cap, sizeof(*tests));
     spec *specs = calloc(cap, sizeof(*specs));
     if (!tests || !specs || !flatten) {
@@ -1575,14 +2478,38 @@ int main(void)
             specs[n - 1].t = &ts[i];
         }
     }
-    for (size_t i = 0; i < nx; i++) {
-        for (size_t j = 0; j < nl; j++) {
-            char pair[64];
-            snprintf(pair, sizeof(pair), "%s+flatten+%s", xs[i].name, ls[j].name);
-            add(tests, specs, &n, "pipeline", pair, "events as written", p_run);
-            specs[n - 1].x = &xs[i];
-            specs[n - 1].l = &ls[j];
-            specs[n - 1].t = flatten;
+    /*
+     * Every runner through etl_pipeline_run: one with stages with every
+     * extractor and loader, one without through the stageless cases.  A
+     * runner no case runs fails the suite, like an entry with no constructor.
+     */
+    for (size_t r = 0; r < nr; r++) {
+        size_t before = n;
+        for (size_t i = 0; rs[r].run && rs[r].stages && i < nx; i++) {
+            for (size_t j = 0; j < nl; j++) {
+                char pair[64];
+                snprintf(pair, sizeof(pair), "%s %s+flatten+%s", rs[r].name, xs[i].name,
+                         ls[j].name);
+                for (size_t k = 0; k < COUNT(staged_cases); k++) {
+                    add(tests, specs, &n, "pipeline", pair, staged_cases[k].name,
+                        staged_cases[k].fn);
+                    specs[n - 1].x = &xs[i];
+                    specs[n - 1].l = &ls[j];
+                    specs[n - 1].t = flatten;
+                    specs[n - 1].r = &rs[r];
+                }
+            }
+        }
+        for (size_t k = 0; rs[r].run && !rs[r].stages && k < COUNT(stageless_cases); k++) {
+            add(tests, specs, &n, "pipeline", rs[r].name, stageless_cases[k].name,
+                stageless_cases[k].fn);
+            specs[n - 1].r = &rs[r];
+        }
+        if (n == before) {
+            fprintf(stderr, "test_contract: no case runs runner '%s'\n", rs[r].name);
+            free(tests);
+            free(specs);
+            return 1;
         }
     }
     int failed = _cmocka_run_group_tests("contract", tests, n, NULL, NULL);
