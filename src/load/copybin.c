@@ -165,6 +165,9 @@ int etl_parse_timestamptz(const char *s, int64_t *us)
         return -1;
     if (bc)
         y = 1 - y;
+    /* PostgreSQL's years (timestamp.h): 4714 BC to 294276; beyond, the microseconds overflow. */
+    if (y < -4713 || y > 294276)
+        return -1;
     long mo = digits(&p, 2);
     if (mo < 1 || mo > 12 || *p++ != '-')
         return -1;
@@ -197,7 +200,12 @@ int etl_parse_timestamptz(const char *s, int64_t *us)
         return -1;
     int64_t days = days_from_civil(y, mo, d) - days_from_civil(2000, 1, 1);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - east;
-    *us = secs * 1000000 + frac;
+    int64_t t = secs * 1000000 + frac;
+    /* MIN_TIMESTAMP (4714-11-24 BC, Julian day 0) to END_TIMESTAMP (294277-01-01), as timestamp.h.
+     */
+    if (t < -211813488000000000LL || t >= 9223371331200000000LL)
+        return -1;
+    *us = t;
     return 0;
 }
 
