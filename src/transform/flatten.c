@@ -132,10 +132,63 @@ static void shortest_text(double d, char *txt, size_t cap)
     }
 }
 
+/*
+ * The common case, decided without a double: a number in fixed notation with
+ * 1 to 15 significant digits (DBL_DIG) whose first one is at a decimal
+ * exponent of -4..15.  Its shortest text is itself without the fraction's
+ * trailing zeros: it reads back from its double unchanged (15 digits always
+ * do), no shorter text reads as the same double (two decimals of at most 15
+ * digits in this range are never one double), and it is never halfway
+ * between two doubles (that takes 16 digits or more at these exponents).
+ * Sets *keep to the length of that text; false where shortest_text decides.
+ * The general path costs about forty times as much (a printf and a strtod
+ * per digit count), and most answers are numbers like these.
+ */
+static bool short_fixed(const char *raw, size_t len, size_t *keep)
+{
+    size_t i = raw[0] == '-';
+    size_t int_end = i;
+    while (int_end < len && raw[int_end] >= '0' && raw[int_end] <= '9')
+        int_end++;
+    if (int_end == len || raw[int_end] != '.')
+        return false; /* an exponent */
+    size_t end = int_end + 1;
+    while (end < len && raw[end] >= '0' && raw[end] <= '9')
+        end++;
+    if (end != len)
+        return false; /* an exponent */
+    while (raw[end - 1] == '0')
+        end--;           /* the fraction's trailing zeros; stops at the '.' at worst */
+    long exp10;          /* decimal exponent of the first significant digit */
+    size_t sig;          /* significant digits, from the first to the last non-zero one */
+    if (raw[i] != '0') { /* JSON: an integer part is 0 or starts with 1-9 */
+        exp10 = (long)(int_end - i) - 1;
+        size_t last = raw[end - 1] == '.' ? end - 1 : end;
+        while (raw[last - 1] == '0')
+            last--;
+        sig = last <= int_end ? last - i : last - i - 1;
+    } else {
+        size_t first = int_end + 1;
+        while (first < end && raw[first] == '0')
+            first++;
+        if (first == end)
+            return false; /* zero: -0.0 becomes -0 by the general rule */
+        exp10 = -(long)(first - int_end);
+        sig = end - first;
+    }
+    if (sig > 15 || exp10 < -4 || exp10 > 15)
+        return false;
+    *keep = raw[end - 1] == '.' ? end - 1 : end;
+    return true;
+}
+
 int etl_format_number(const char *raw, size_t len, etl_buf *out)
 {
     if (!memchr(raw, '.', len) && !memchr(raw, 'e', len) && !memchr(raw, 'E', len))
         return etl_buf_append(out, raw, len); /* an integer: exact, any number of digits */
+    size_t keep;
+    if (short_fixed(raw, len, &keep))
+        return etl_buf_append(out, raw, keep);
     char small[64];
     char *tmp = len < sizeof(small) ? small : malloc(len + 1);
     if (!tmp)
@@ -242,8 +295,9 @@ static int extend_path(walk *w, const etl_json_tok *key, const frame *f)
     etl_error ignored; /* the tokenizer found no unstorable string, so decoding cannot fail */
     if (etl_json_decode_string(w->d, key, path, &ignored) != ETL_OK)
         return ETL_ERR_NOMEM;
-    /* Only a name with a dot in it can make two routes to one path. */
-    if (memchr(path->data + base, '.', path->len - base))
+    /* Only a name with a dot in it can make two routes to one path (not the separator). */
+    size_t name = base + (f->obj != 0);
+    if (memchr(path->data + name, '.', path->len - name))
         w->dotted = true;
     return ETL_OK;
 }

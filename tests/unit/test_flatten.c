@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -60,6 +61,59 @@ static void test_format_number_shortest_round_trip(void **state)
         if (strcmp(b.data, cases[i][1]) != 0)
             fail_msg("%s formatted as %s, expected %s", cases[i][0], b.data, cases[i][1]);
         etl_buf_release(&b);
+    }
+}
+
+/*
+ * Fixed-notation numbers take a short cut (flatten.c, short_fixed) around
+ * the general rule; the same number with "e0" appended takes the general
+ * path.  Both must give the same text, on random numbers of every length
+ * around the short cut's limits (15 significant digits, exponents -4..15).
+ */
+static void test_format_number_short_cut_agrees(void **state)
+{
+    (void)state;
+    unsigned long long seed = 42;
+    for (int n = 0; n < 50000; n++) {
+        char raw[80];
+        size_t len = 0;
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        unsigned long long r = seed >> 11;
+        if (r & 1)
+            raw[len++] = '-';
+        int int_digits = (int)((r >> 1) % 19); /* 0: the integer part is "0" */
+        int frac_digits = 1 + (int)((r >> 6) % 20);
+        int zeros = (int)((r >> 11) % 7); /* leading zeros of a fraction below 1 */
+        for (int d = 0; d < int_digits; d++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            raw[len++] = (char)('0' + (d == 0 ? 1 + (seed >> 33) % 9 : (seed >> 33) % 10));
+        }
+        if (int_digits == 0)
+            raw[len++] = '0';
+        if ((r >> 18) % 4 == 0) /* an integer part ending in zeros: few significant digits */
+            for (size_t z = 1; z < (size_t)int_digits && z <= (r >> 20) % 12; z++)
+                raw[len - z] = '0';
+        raw[len++] = '.';
+        for (int d = 0; d < frac_digits; d++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            raw[len++] = (char)(int_digits == 0 && d < zeros ? '0' : '0' + (seed >> 33) % 10);
+        }
+        if ((r >> 14) % 3 == 0) /* trailing zeros */
+            for (int z = 0; z < (int)((r >> 16) % 4); z++)
+                raw[len++] = '0';
+        raw[len] = '\0';
+        char general_in[90];
+        snprintf(general_in, sizeof(general_in), "%se0", raw);
+        etl_buf fast = ETL_BUF_INIT;
+        etl_buf general = ETL_BUF_INIT;
+        assert_int_equal(etl_format_number(raw, len, &fast), ETL_OK);
+        assert_int_equal(etl_format_number(general_in, strlen(general_in), &general), ETL_OK);
+        /* Kept as written by the general rule: then as written here too. */
+        const char *want = strcmp(general.data, general_in) == 0 ? raw : general.data;
+        if (strcmp(fast.data, want) != 0)
+            fail_msg("%s formatted as %s, the general rule gives %s", raw, fast.data, want);
+        etl_buf_release(&fast);
+        etl_buf_release(&general);
     }
 }
 
@@ -477,6 +531,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_number_integers_exact),
         cmocka_unit_test(test_format_number_shortest_round_trip),
+        cmocka_unit_test(test_format_number_short_cut_agrees),
         cmocka_unit_test(test_pathmap_paths_types_tags),
         cmocka_unit_test(test_pathmap_unusable_schemas),
         cmocka_unit_test_setup_teardown(test_walk_preorder_scalars_before_children, walk_setup,

@@ -21,7 +21,9 @@
 static const char schema[] = "{\"children\": [{\"slug\": \"note\", \"answerType\": \"text\"},"
                              " {\"slug\": \"n\", \"answerType\": \"number\"},"
                              " {\"slug\": \"g\", \"children\": [{\"slug\": \"ok\", "
-                             "\"answerType\": \"boolean\"}]}]}";
+                             "\"answerType\": \"boolean\"}]},"
+                             " {\"slug\": \"d\", \"children\": [{\"slug\": \"e\", \"children\":"
+                             " [{\"slug\": \"f\", \"answerType\": \"number\"}]}]}]}";
 
 static int fetch(void *ctx, const char *form_id, etl_buf *out, etl_error *err)
 {
@@ -225,6 +227,11 @@ static void test_hostile_two_routes_to_one_answer(void **state)
     expect_reject("{\"g.ok\": true, \"g\": {\"ok\": false}}", ETL_REJECT_AMBIGUOUS_ANSWER);
     /* One of the two unanswered: one answer, no doubt. */
     expect_loads("{\"g.ok\": true, \"g\": {\"ok\": null}}", "true\n");
+    /* A dotted name below the root, in an object and in a path of objects. */
+    expect_reject("{\"d\": {\"e.f\": 1, \"e\": {\"f\": 2}}}", ETL_REJECT_AMBIGUOUS_ANSWER);
+    expect_reject("{\"d\": {\"e\": {\"f\": 2}}, \"d.e\": {\"f\": 3}}", ETL_REJECT_AMBIGUOUS_ANSWER);
+    expect_loads("{\"d\": {\"e.f\": 1}, \"n\": 2}", "2\n1\n");
+    expect_loads("{\"d\": {\"e\": {\"f\": 2}}, \"n\": 1}", "1\n2\n");
 }
 
 static void test_hostile_containers_where_a_scalar_is_expected(void **state)
