@@ -10,6 +10,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
+
+#include "etl/error.h"
 
 typedef struct etl_buf {
     char *data; /* NUL-terminated when cap > 0 */
@@ -24,9 +27,35 @@ typedef struct etl_buf {
 
 /* Make room for at least `extra` more bytes.  ETL_OK or ETL_ERR_NOMEM. */
 int etl_buf_reserve(etl_buf *b, size_t extra);
-int etl_buf_append(etl_buf *b, const void *data, size_t len);
-int etl_buf_puts(etl_buf *b, const char *s);
-int etl_buf_putc(etl_buf *b, char c);
+/* etl_buf_append when the bytes do not fit: grows, then appends. */
+int etl_buf_append_grow(etl_buf *b, const void *data, size_t len);
+
+/*
+ * Append len bytes.  Inline because the transform and the loaders call it
+ * per value and per field: when the bytes fit, it is a memcpy (a call into
+ * buf.c cost a tenth of the whole run's instructions).
+ */
+static inline int etl_buf_append(etl_buf *b, const void *data, size_t len)
+{
+    if (!b->data || len >= b->cap - b->len) /* nothing allocated, or len + NUL does not fit */
+        return etl_buf_append_grow(b, data, len);
+    if (len) /* data may be NULL then */
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return ETL_OK;
+}
+
+static inline int etl_buf_puts(etl_buf *b, const char *s)
+{
+    return etl_buf_append(b, s, strlen(s));
+}
+
+static inline int etl_buf_putc(etl_buf *b, char c)
+{
+    return etl_buf_append(b, &c, 1);
+}
+
 int etl_buf_printf(etl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Forget the contents, keep the allocation. */
 void etl_buf_reset(etl_buf *b);

@@ -36,7 +36,7 @@ int etl_buf_reserve(etl_buf *b, size_t extra)
     return ETL_OK;
 }
 
-int etl_buf_append(etl_buf *b, const void *data, size_t len)
+int etl_buf_append_grow(etl_buf *b, const void *data, size_t len)
 {
     if (etl_buf_reserve(b, len) != ETL_OK)
         return ETL_ERR_NOMEM;
@@ -45,16 +45,6 @@ int etl_buf_append(etl_buf *b, const void *data, size_t len)
     b->len += len;
     b->data[b->len] = '\0';
     return ETL_OK;
-}
-
-int etl_buf_puts(etl_buf *b, const char *s)
-{
-    return etl_buf_append(b, s, strlen(s));
-}
-
-int etl_buf_putc(etl_buf *b, char c)
-{
-    return etl_buf_append(b, &c, 1);
 }
 
 int etl_buf_printf(etl_buf *b, const char *fmt, ...)
