@@ -41,7 +41,7 @@ demo)
 test)
     install_missing
     build ON
-    ctest --test-dir build --output-on-failure
+    ctest --test-dir build --output-on-failure -j"$(nproc)"
     ;;
 build)
     install_missing

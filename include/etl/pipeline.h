@@ -33,12 +33,13 @@ typedef struct etl_reason_count {
  * batches count (with dry_run: batches that would have been committed).
  */
 typedef struct etl_run_stats {
-    size_t submissions;                        /* read from the source */
-    size_t rejected;                           /* of those, rejected with a reason */
-    size_t events;                             /* written to the target */
-    size_t batches;                            /* transactions committed */
-    long long elapsed_us;                      /* extract + transform + load, commits included */
-    long peak_rss_kib;                         /* peak resident memory of this process */
+    size_t submissions;       /* read from the source */
+    size_t rejected;          /* of those, rejected with a reason */
+    size_t events;            /* written to the target */
+    size_t batches;           /* transactions committed */
+    long long elapsed_us;     /* extract + transform + load, commits included */
+    long peak_rss_kib;        /* peak resident memory of this process */
+    long worker_peak_rss_kib; /* with --jobs, the largest worker's peak; 0 in one process */
     etl_reason_count reasons[ETL_MAX_REASONS]; /* rejected, by reason, unsorted */
 } etl_run_stats;
 

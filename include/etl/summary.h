@@ -30,15 +30,16 @@ typedef struct etl_summary {
     bool failed; /* the failure form: only scenario, processor, exit and error */
     /* A run that finished: */
     const char *runner;
-    const char *extractor; /* NULL (JSON null) for a runner without client stages (in-db) */
-    const char *loader;    /* likewise */
-    const char *database;  /* the run database */
-    size_t submissions;    /* read from the source */
-    size_t events;         /* written */
-    size_t rejected;       /* of the submissions */
-    double elapsed_s;      /* s, the ETL alone: no server start, no cloning */
-    double events_per_s;   /* events / elapsed_s; 0 if elapsed_s is 0 */
-    long peak_rss_kib;     /* KiB; with --jobs, the workers' peaks summed */
+    const char *extractor;    /* NULL (JSON null) for a runner without client stages (in-db) */
+    const char *loader;       /* likewise */
+    const char *database;     /* the run database */
+    size_t submissions;       /* read from the source */
+    size_t events;            /* written */
+    size_t rejected;          /* of the submissions */
+    double elapsed_s;         /* s, the ETL alone: no server start, no cloning */
+    double events_per_s;      /* events / elapsed_s; 0 if elapsed_s is 0 */
+    long peak_rss_kib;        /* KiB; with --jobs, the workers' peaks summed */
+    long worker_peak_rss_kib; /* KiB, the largest one process's peak: with --jobs a worker's */
     /* A run that failed: */
     int exit;          /* the command's exit status */
     const char *error; /* the message, without the "etl: " prefix */

@@ -74,7 +74,8 @@ typedef struct etl_workers_cfg {
  * Fills reports[0..jobs) (those of workers never started stay zeroed) and,
  * if cfg->extra_size, extras (jobs blocks of extra_size bytes).  *total gets
  * the reports' stats summed (etl_run_stats_add), peak_rss_kib summed too (a
- * worker per process), and elapsed_us the wall time of the whole.  Returns
+ * worker per process), worker_peak_rss_kib the largest worker's peak, and
+ * elapsed_us the wall time of the whole.  Returns
  * ETL_OK if every worker started and returned ETL_OK; else ETL_ERR_IO in err
  * when pipe() or fork() failed (the workers already started are sent SIGTERM,
  * waited for and reaped), or the first failed worker's report, in k order.

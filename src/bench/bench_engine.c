@@ -438,7 +438,7 @@ static int process_run(engine *b, bench_entry *e, int round, double *secs, long 
                            b->res->scenario, e->name, sum.exit, sum.error);
     if (rc == ETL_OK) {
         *secs = sum.elapsed_s;
-        *rss = sum.peak_rss_kib;
+        *rss = sum.worker_peak_rss_kib; /* one process's: with --jobs, the largest worker's */
     }
     etl_summary_release(&sum);
     etl_buf_release(&out);

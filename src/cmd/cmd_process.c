@@ -81,7 +81,11 @@ static void print_text(const etl_summary *s)
     printf("events       %zu written\n", s->events);
     printf("elapsed      %.3f s\n", s->elapsed_s);
     printf("throughput   %.0f events/s\n", s->events_per_s);
-    printf("peak memory  %.1f MiB (RSS)\n", (double)s->peak_rss_kib / 1024.0);
+    if (s->worker_peak_rss_kib == s->peak_rss_kib)
+        printf("peak memory  %.1f MiB (RSS)\n", (double)s->peak_rss_kib / 1024.0);
+    else
+        printf("peak memory  %.1f MiB (RSS, the workers' peaks summed; the largest %.1f MiB)\n",
+               (double)s->peak_rss_kib / 1024.0, (double)s->worker_peak_rss_kib / 1024.0);
 }
 
 /* The numeric options, through the one range-checking parser. */

@@ -33,6 +33,7 @@ void etl_summary_of_run(etl_summary *s, const char *scenario, const etl_processo
     s->elapsed_s = (double)st->elapsed_us / 1e6;
     s->events_per_s = s->elapsed_s > 0 ? (double)st->events / s->elapsed_s : 0;
     s->peak_rss_kib = st->peak_rss_kib;
+    s->worker_peak_rss_kib = st->worker_peak_rss_kib ? st->worker_peak_rss_kib : st->peak_rss_kib;
 }
 
 void etl_summary_of_failure(etl_summary *s, const char *scenario, const char *processor,
@@ -80,9 +81,10 @@ int etl_summary_write_json(etl_buf *out, const etl_summary *s)
     if (rc == ETL_OK)
         rc = etl_buf_printf(out,
                             ",\"submissions\":%zu,\"events\":%zu,\"rejected\":%zu,"
-                            "\"elapsed_s\":%.6f,\"events_per_s\":%.1f,\"peak_rss_kib\":%ld}",
+                            "\"elapsed_s\":%.6f,\"events_per_s\":%.1f,\"peak_rss_kib\":%ld,"
+                            "\"worker_peak_rss_kib\":%ld}",
                             s->submissions, s->events, s->rejected, s->elapsed_s, s->events_per_s,
-                            s->peak_rss_kib);
+                            s->peak_rss_kib, s->worker_peak_rss_kib);
     return rc;
 }
 
@@ -158,6 +160,7 @@ static int parse_run(etl_summary *out, const cJSON *j, etl_error *err)
     double events = 0;
     double rejected = 0;
     double rss = 0;
+    double worker_rss = 0;
     int rc = get_strings(out, j, fields, sizeof(fields) / sizeof(fields[0]), err);
     if (rc == ETL_OK)
         rc = get_count(j, "submissions", COUNT_MAX, &submissions, err);
@@ -171,10 +174,13 @@ static int parse_run(etl_summary *out, const cJSON *j, etl_error *err)
         rc = get_number(j, "events_per_s", &out->events_per_s, err);
     if (rc == ETL_OK)
         rc = get_count(j, "peak_rss_kib", COUNT_MAX, &rss, err);
+    if (rc == ETL_OK)
+        rc = get_count(j, "worker_peak_rss_kib", COUNT_MAX, &worker_rss, err);
     out->submissions = (size_t)submissions;
     out->events = (size_t)events;
     out->rejected = (size_t)rejected;
     out->peak_rss_kib = (long)rss;
+    out->worker_peak_rss_kib = (long)worker_rss;
     return rc;
 }
 

@@ -217,6 +217,8 @@ int etl_workers_run(const etl_workers_cfg *cfg, etl_worker_report *reports, void
         }
         etl_run_stats_add(total, &rep->stats);
         total->peak_rss_kib += rep->stats.peak_rss_kib;
+        if (rep->stats.peak_rss_kib > total->worker_peak_rss_kib)
+            total->worker_peak_rss_kib = rep->stats.peak_rss_kib;
     }
     total->elapsed_us = etl_now_us() - t0;
     return rc;

@@ -17,7 +17,7 @@ static const char run_json[] =
     "{\"summary_version\":1,\"scenario\":\"small\",\"processor\":\"copy\",\"runner\":"
     "\"staged\",\"extractor\":\"chunked\",\"loader\":\"copy\",\"database\":\"etl_run_small\","
     "\"submissions\":20,\"events\":509,\"rejected\":1,\"elapsed_s\":0.250000,\"events_per_s\":"
-    "2036.0,\"peak_rss_kib\":7956}";
+    "2036.0,\"peak_rss_kib\":7956,\"worker_peak_rss_kib\":7956}";
 
 static void test_summary_run_written_as_documented(void **state)
 {
@@ -41,6 +41,29 @@ static void test_summary_run_written_as_documented(void **state)
     etl_buf_release(&out);
 }
 
+/* With --jobs: the peaks summed, and the largest worker's on its own (issue 13, goal 5). */
+static void test_summary_jobs_peak_per_worker(void **state)
+{
+    (void)state;
+    char name[] = "copy";
+    etl_processor_cfg p = {.name = name, .runner = name, .extractor = name, .loader = name};
+    etl_run_stats st = {
+        .events = 1, .elapsed_us = 1, .peak_rss_kib = 20000, .worker_peak_rss_kib = 10500};
+    etl_summary s;
+    etl_summary_of_run(&s, "small", &p, "etl_run_small", &st);
+    etl_buf out = ETL_BUF_INIT;
+    assert_int_equal(etl_summary_write_json(&out, &s), ETL_OK);
+    assert_non_null(strstr(out.data, ",\"peak_rss_kib\":20000,\"worker_peak_rss_kib\":10500}"));
+    etl_summary parsed;
+    etl_error err;
+    etl_error_clear(&err);
+    assert_int_equal(etl_summary_parse_json(out.data, &parsed, &err), ETL_OK);
+    assert_int_equal(parsed.peak_rss_kib, 20000);
+    assert_int_equal(parsed.worker_peak_rss_kib, 10500);
+    etl_summary_release(&parsed);
+    etl_buf_release(&out);
+}
+
 static void test_summary_round_trip(void **state)
 {
     (void)state;
@@ -57,6 +80,7 @@ static void test_summary_round_trip(void **state)
     assert_int_equal(s.rejected, 1);
     assert_true(s.elapsed_s == 0.25);
     assert_int_equal(s.peak_rss_kib, 7956);
+    assert_int_equal(s.worker_peak_rss_kib, 7956);
     etl_buf again = ETL_BUF_INIT;
     assert_int_equal(etl_summary_write_json(&again, &s), ETL_OK);
     assert_string_equal(again.data, run_json);
@@ -73,7 +97,8 @@ static void test_summary_in_db_and_failure(void **state)
     const char *indb = "{\"summary_version\":1,\"scenario\":\"small\",\"processor\":\"in-db\","
                        "\"runner\":\"in-db\",\"extractor\":null,\"loader\":null,\"database\":"
                        "\"etl_run_small\",\"submissions\":20,\"events\":509,\"rejected\":0,"
-                       "\"elapsed_s\":0.1,\"events_per_s\":5090.0,\"peak_rss_kib\":7000}";
+                       "\"elapsed_s\":0.1,\"events_per_s\":5090.0,\"peak_rss_kib\":7000,"
+                       "\"worker_peak_rss_kib\":7000}";
     assert_int_equal(etl_summary_parse_json(indb, &s, &err), ETL_OK);
     assert_null(s.extractor);
     assert_null(s.loader);
@@ -126,6 +151,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_run_written_as_documented),
+        cmocka_unit_test(test_summary_jobs_peak_per_worker),
         cmocka_unit_test(test_summary_round_trip),
         cmocka_unit_test(test_summary_in_db_and_failure),
         cmocka_unit_test(test_summary_refuses_what_it_cannot_trust),
