@@ -82,22 +82,8 @@ typedef struct etl_prod_init_cfg {
  */
 int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err);
 
-/*
- * Does the source have change capture (so that runs may overlap), and how
- * many changes are queued (0 without capture)?  Checks a connection.
- */
-int etl_prod_queue(const etl_prod_cfg *cfg, bool *capture, size_t *queued, etl_error *err);
-
-/*
- * The claim size of --jobs N when --batch-size is not given: the queue in
- * about ETL_JOBS_CLAIMS_EACH claims per worker, so that the workers finish
- * together (24,000 queued in claims of 10,000 leave one worker alone on the
- * last 4,000), but never under ETL_JOBS_MIN_BATCH (a commit per claim) nor
- * over ETL_DEFAULT_BATCH.
- */
-#define ETL_JOBS_CLAIMS_EACH 4
-#define ETL_JOBS_MIN_BATCH 1000
-size_t etl_prod_jobs_batch(size_t queued, int jobs);
+/* Does the source have change capture (so that runs may overlap)?  Checks a connection. */
+int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err);
 
 /*
  * One run.  ETL_ERR_LOCKED when, without capture, another run holds the

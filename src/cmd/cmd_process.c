@@ -45,8 +45,7 @@ static const char help[] =
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
     "  --batch-size N          in place: queued changes claimed per transaction, with\n"
     "                          the other changes of those submissions (without capture:\n"
-    "                          submissions per transaction; default 10000; with\n"
-    "                          --jobs N, the queue in 4 claims per worker, 1000 to 10000)\n"
+    "                          submissions per transaction; default 10000)\n"
     "  --max-rejects N         in place: stop (exit 8) after more than N rejects (0:\n"
     "                          after the first), at the end of that batch, which is\n"
     "                          committed whole, rejects recorded\n"
@@ -160,7 +159,7 @@ static void workers_progress(void *ctx, const etl_workers_progress *p)
 
 static int process_in_place(etl_cli *cli, const char *processor, const inplace_opts *o)
 {
-    unsigned long long batch = 0; /* not given: production's default, or --jobs's (production.h) */
+    unsigned long long batch = ETL_DEFAULT_BATCH;
     unsigned long long max_rejects = ~0ULL;
     unsigned long long st_ms = 0;
     unsigned long long lock_ms = 0;

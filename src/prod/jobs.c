@@ -48,10 +48,9 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
     memset(out, 0, sizeof(*out));
     *last_run_id = 0;
     bool capture = false;
-    size_t queued = 0;
     int rc = etl_prod_check_processor(cfg, err);
     if (rc == ETL_OK)
-        rc = etl_prod_queue(cfg, &capture, &queued, err);
+        rc = etl_prod_has_capture(cfg, &capture, err);
     if (rc == ETL_OK && !capture)
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "--jobs needs change capture (`etl init` without --no-capture): "
@@ -62,8 +61,6 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
     job_extra extras[ETL_WORKERS_MAX];
     memset(extras, 0, sizeof(extras));
     etl_prod_cfg each = *cfg; /* the workers' copy (they set their own progress) */
-    if (!each.batch_size)
-        each.batch_size = etl_prod_jobs_batch(queued, jobs);
     etl_workers_cfg wcfg = {.jobs = jobs,
                             .fn = job,
                             .ctx = &each,

@@ -92,27 +92,15 @@ static int capture_mode(etl_db *src, bool *capture, etl_error *err)
     return rc;
 }
 
-int etl_prod_queue(const etl_prod_cfg *cfg, bool *capture, size_t *queued, etl_error *err)
+int etl_prod_has_capture(const etl_prod_cfg *cfg, bool *capture, etl_error *err)
 {
     etl_db *src = NULL;
     *capture = false;
-    *queued = 0;
     int rc = etl_prod_open(&src, cfg->source, cfg, err);
     if (rc == ETL_OK)
         rc = capture_mode(src, capture, err);
-    if (rc == ETL_OK && *capture)
-        rc = etl_capture_queue_stats(src, queued, NULL, 0, NULL, err);
     etl_db_close(src);
     return rc;
-}
-
-size_t etl_prod_jobs_batch(size_t queued, int jobs)
-{
-    size_t claims = (size_t)jobs * ETL_JOBS_CLAIMS_EACH;
-    size_t batch = (queued + claims - 1) / claims;
-    if (batch < ETL_JOBS_MIN_BATCH)
-        return ETL_JOBS_MIN_BATCH;
-    return batch > ETL_DEFAULT_BATCH ? ETL_DEFAULT_BATCH : batch;
 }
 
 int etl_prod_init(const etl_prod_init_cfg *cfg, etl_prod_init_result *out, etl_error *err)

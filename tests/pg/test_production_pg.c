@@ -413,13 +413,6 @@ static void test_in_place_jobs(void **state)
     assert_string_equal(runs, "2|300|succeeded|succeeded\n");
     free(runs);
     free(ci);
-    /* Without --batch-size, the claim size of --jobs (etl_prod_jobs_batch): the same result. */
-    ci = fresh_app("prod_jobs_default");
-    assert_int_equal(run_in_place(ci, "copy", "--jobs 2", &run), 0);
-    assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 300);
-    etl_run_release(&run);
-    assert_identical("prod_jobs_default", "two workers, default claims");
-    free(ci);
     ci = fresh_app_mode("prod_jobs_nc", true);
     assert_int_equal(run_in_place(ci, "copy", "--jobs 2", &run), 2);
     assert_non_null(strstr(run.err.data, "--jobs needs change capture"));
