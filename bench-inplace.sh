@@ -11,7 +11,10 @@
 #   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
 #                                     one INSERT of 100,000 submissions, and 10,000 single-row
 #                                     INSERTs each in its own transaction (pgbench)
-#   ./bench-inplace.sh all            the three
+#   ./bench-inplace.sh settings       two raw COPY streams of xlarge's events on the server with
+#                                     its defaults, and with each setting a DBA may change alone
+#                                     (SETTINGS=embedded: etl's embedded server's, each reverted)
+#   ./bench-inplace.sh all            the first three
 #
 # Every figure is the median of $RUNS (default 3) runs, and the two sides of a comparison
 # alternate, so a noisy machine hurts both alike.  The server is a private PostgreSQL with its
@@ -43,6 +46,8 @@ start_server() {
         as_pg "$BIN/initdb" -D "$DIR/data" -U postgres -A trust >/dev/null
         echo "max_wal_size = '8GB'" >> "$DIR/data/postgresql.conf"
     fi
+    # A `settings` run stopped half-way may have left its ALTER SYSTEM settings: drop them.
+    as_pg sh -c ": > '$DIR/data/postgresql.auto.conf'"
     as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
         -o "-k $DIR -c listen_addresses=''" start >/dev/null
     trap 'as_pg "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null' EXIT
@@ -220,11 +225,104 @@ SQL
     done
 }
 
+# ---- server settings -------------------------------------------------------------------------
+
+# What bounds loading, and what each setting buys: xlarge's events (from an in-place run) in
+# two halves, loaded by two psql \copy at once into dwh.response_events with both its
+# indexes, after a TRUNCATE and a CHECKPOINT (not timed).  Against PostgreSQL's defaults
+# (max_wal_size back to 1GB) with each setting changed alone, then some together; or, with
+# SETTINGS=embedded, against the settings etl gives its embedded server (server_conf[] in
+# src/server/server.c) with each reverted alone, and then also one stream with the TRUNCATE in
+# the loading transaction (the WAL skip scenario runs get).  The configurations alternate
+# within each round, and the server restarts for each.  Prints WAL written and checkpoints.
+settings() {
+    need_template xlarge
+    recreate settings etl_tpl_xlarge
+    "$ETL" -q --db "$(ci settings)" init
+    "$ETL" -q --db "$(ci settings)" process copy
+    local cols="form_id, form_name, user_id, user_full_name, submission_id, submission_created,
+        processed_on, schema_path, value, answer_type, tag" k events
+    cols=$(echo $cols) # one line: psql's \copy takes no newline
+    for k in 0 1; do
+        psql_on settings -c "\copy (SELECT $cols FROM dwh.response_events WHERE id % 2 = $k) TO '$DIR/half$k.bin' WITH (FORMAT binary)"
+    done
+    events=$(psql_on settings -Atc "SELECT count(*) FROM dwh.response_events")
+    local base configs one_stream=false
+    if [ "${SETTINGS:-defaults}" = embedded ]; then
+        base="fsync=off synchronous_commit=off full_page_writes=off wal_level=minimal
+              max_wal_senders=0 max_wal_size=4GB checkpoint_timeout=30min shared_buffers=256MB"
+        configs=("as etl sets it" "fsync=on" "full_page_writes=on" "wal_level=replica max_wal_senders=10"
+            "max_wal_size=1GB checkpoint_timeout=5min" "shared_buffers=128MB" "shared_buffers=1GB"
+            "wal_buffers=64MB")
+        one_stream=true
+    else
+        base="max_wal_size=1GB"
+        configs=("defaults" "max_wal_size=8GB" "checkpoint_timeout=30min" "shared_buffers=1GB"
+            "wal_buffers=64MB" "wal_compression=lz4" "max_wal_size=8GB shared_buffers=1GB wal_buffers=64MB")
+    fi
+    declare -A ms one wal ckpt
+    local r c kv t0 lsn ck
+    for r in $(seq "$RUNS"); do
+        for c in "${configs[@]}"; do
+            psql_on postgres -c "ALTER SYSTEM RESET ALL"
+            for kv in $base $c; do
+                if [[ "$kv" == *=* ]]; then
+                    psql_on postgres -c "ALTER SYSTEM SET ${kv%%=*} = '${kv#*=}'"
+                fi
+            done
+            as_pg "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -m fast -w restart \
+                -o "-k $DIR -c listen_addresses=''" >/dev/null
+            psql_on settings -c "TRUNCATE dwh.response_events" -c "CHECKPOINT"
+            lsn=$(psql_on settings -Atc "SELECT pg_current_wal_lsn()")
+            ck=$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+            t0=$(now_ms)
+            local pids=()
+            for k in 0 1; do
+                psql_on settings -c "\copy dwh.response_events ($cols) FROM '$DIR/half$k.bin' WITH (FORMAT binary)" &
+                pids+=($!)
+            done
+            for k in "${pids[@]}"; do wait "$k"; done # a failed load fails the script
+            ms[$c]+="$(( $(now_ms) - t0 )) "
+            wal[$c]+="$(psql_on settings -Atc "SELECT (pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn') / 1048576)::int") "
+            ckpt[$c]+="$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req - $ck FROM pg_stat_bgwriter") "
+            if $one_stream; then
+                psql_on settings -c "CHECKPOINT"
+                t0=$(now_ms)
+                psql_on settings -1 -c "TRUNCATE dwh.response_events" \
+                    -c "\copy dwh.response_events ($cols) FROM '$DIR/half0.bin' WITH (FORMAT binary)" \
+                    -c "\copy dwh.response_events ($cols) FROM '$DIR/half1.bin' WITH (FORMAT binary)"
+                one[$c]+="$(( $(now_ms) - t0 )) "
+            fi
+        done
+    done
+    psql_on postgres -c "ALTER SYSTEM RESET ALL"
+    echo "raw COPY of $events events into dwh.response_events, events/s (median of $RUNS) and" \
+        "its ratio to the first line; two streams: WAL written and checkpoints (median):"
+    local first m w n
+    for c in "${configs[@]}"; do
+        m=$(printf '%s\n' ${ms[$c]} | median)
+        w=$(printf '%s\n' ${wal[$c]} | median); n=$(printf '%s\n' ${ckpt[$c]} | median)
+        first=${first:-$m}
+        awk -v c="$c" -v m="$m" -v e="$events" -v b="$first" -v runs="${ms[$c]}" -v w="$w" -v n="$n" \
+            'BEGIN {printf "  %-40s 2 streams %8d %5.2f  %5d MiB WAL %2d ckpt  (ms: %s)\n", c, e * 1000 / m, b / m, w, n, runs}'
+    done
+    if $one_stream; then
+        first=
+        for c in "${configs[@]}"; do
+            m=$(printf '%s\n' ${one[$c]} | median)
+            first=${first:-$m}
+            awk -v c="$c" -v m="$m" -v e="$events" -v b="$first" -v runs="${one[$c]}" \
+                'BEGIN {printf "  %-40s 1 stream, TRUNCATE in it %8d %5.2f  (ms: %s)\n", c, e * 1000 / m, b / m, runs}'
+        done
+    fi
+}
+
 [ -x "$ETL" ] || { echo "bench-inplace: $ETL not found; run ./setup.sh build first" >&2; exit 2; }
 case "${1:-}" in
 scale) shift; start_server; scale "$@" ;;
 first-run) start_server; first_run ;;
 capture-cost) start_server; capture_cost ;;
+settings) start_server; settings ;;
 all) start_server; capture_cost; first_run; scale ;;
-*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+*) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

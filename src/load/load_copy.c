@@ -18,6 +18,14 @@
 
 /* Big enough to amortise a send, small enough to stay in cache. */
 #define FLUSH_BYTES ((size_t)64 * 1024)
+/*
+ * Events per write (loader.h, write_events): about 300 KiB of binary rows.
+ * Handed a whole extractor batch (500 submissions, about 21,600 events on
+ * `huge`) instead, the socket ran dry while etl transformed the next one:
+ * the ingesting backend waited for etl 6% of a `huge` run; with 2,048, 1%
+ * (docs/performance.md, "etl's own CPU").
+ */
+#define WRITE_EVENTS 2048
 
 typedef struct copy_state {
     etl_load_base base;
@@ -209,6 +217,7 @@ static const etl_loader_ops copy_ops = {
     .flush = copy_flush,
     .end = copy_end,
     .destroy = copy_destroy,
+    .write_events = WRITE_EVENTS,
 };
 
 static const etl_loader_ops copy_text_ops = {
@@ -218,6 +227,7 @@ static const etl_loader_ops copy_text_ops = {
     .flush = copy_flush,
     .end = copy_end,
     .destroy = copy_destroy,
+    .write_events = WRITE_EVENTS,
 };
 
 static int copy_new(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, bool binary,

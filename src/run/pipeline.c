@@ -1,8 +1,8 @@
 /*
  * The staged runner: extract -> transform -> load, one extractor batch at a time, committed
  * every `commit_every` submissions.  Events are handed to the loader at the
- * end of every extractor batch and whenever a slice of them piles up (see
- * PIPELINE_SLICE_EVENTS), always before the next batch is requested,
+ * end of every extractor batch and whenever the loader's write_events (or
+ * PIPELINE_MAX_EVENTS) pile up, always before the next batch is requested,
  * because events borrow their submission's strings from the extractor batch.  So a streaming
  * processor never holds more than one chunk of submissions and their events. Rejected submissions
  * are recorded in the batch log and the run goes on; any other error rolls the open batch back.
@@ -22,16 +22,11 @@
 
 #define REJECTS_SHOWN 10 /* rejected submissions listed on stderr; -v lists them all */
 /*
- * Events handed to the loader at once, at most, rounded up to whole
- * statements of the processor's load_batch (so that a multi-row INSERT
- * loader writes a partial statement only at the end of an extractor batch).
- * Small, so that the loader's sends interleave with the transform: handed
- * over once per extractor batch (500 submissions, about 20,000 events), the
- * COPY socket ran dry while etl transformed the next batch, and the
- * ingesting backend waited for etl 6% of a `huge` run; with slices of 2,048
- * events, 1% (docs/performance.md).
+ * Events handed to the loader at once at most, unless the loader asks for
+ * fewer (write_events in loader.h).  The cap only matters for extractors
+ * with huge batches.
  */
-#define PIPELINE_SLICE_EVENTS 2048
+#define PIPELINE_MAX_EVENTS 65536
 
 typedef struct run {
     const etl_pipeline_cfg *cfg;
@@ -40,7 +35,7 @@ typedef struct run {
     etl_event_batch events;
     etl_batch_log batch;
     etl_run_stats *stats;
-    size_t slice; /* events handed to the loader at once (PIPELINE_SLICE_EVENTS) */
+    size_t slice; /* write at this many events (a submission's are never split: a few more) */
     int open;     /* a target transaction and loader batch are open */
     size_t shown; /* rejects reported on stderr */
 } run;
@@ -299,8 +294,6 @@ int etl_staged_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
     r.cfg = cfg;
     r.target = target;
     r.stats = stats;
-    size_t stmt = p->load_batch ? p->load_batch : ETL_DEFAULT_BATCH_ROWS;
-    r.slice = (PIPELINE_SLICE_EVENTS + stmt - 1) / stmt * stmt;
     etl_event_batch_init(&r.events, cfg->processed_on);
     etl_extractor ex = {NULL, NULL};
     etl_transformer tr = {NULL, NULL};
@@ -322,6 +315,7 @@ int etl_staged_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
         (rc = te->ctor(&tr, &tcfg, err)) != ETL_OK ||
         (rc = le->ctor(&r.ld, &lcfg, target, err)) != ETL_OK)
         goto out;
+    r.slice = r.ld.ops->write_events ? r.ld.ops->write_events : PIPELINE_MAX_EVENTS;
     /* The target transaction first: see after_begin in pipeline.h. */
     if ((rc = batch_open(&r, err)) != ETL_OK)
         goto out;

@@ -174,7 +174,9 @@ static int parse_run(etl_summary *out, const cJSON *j, etl_error *err)
         rc = get_number(j, "events_per_s", &out->events_per_s, err);
     if (rc == ETL_OK)
         rc = get_count(j, "peak_rss_kib", COUNT_MAX, &rss, err);
-    if (rc == ETL_OK)
+    /* Added within version 1 (summary.h): a summary without it ran in one process. */
+    worker_rss = rss;
+    if (rc == ETL_OK && cJSON_GetObjectItemCaseSensitive(j, "worker_peak_rss_kib"))
         rc = get_count(j, "worker_peak_rss_kib", COUNT_MAX, &worker_rss, err);
     out->submissions = (size_t)submissions;
     out->events = (size_t)events;

@@ -1611,10 +1611,19 @@ static void spy_destroy(void *state)
     free(s);
 }
 
-static const etl_loader_ops spy_ops_flush = {"spy",     spy_begin, spy_write,
-                                             spy_flush, spy_end,   spy_destroy};
-static const etl_loader_ops spy_ops_no_flush = {"spy", spy_begin, spy_write,
-                                                NULL,  spy_end,   spy_destroy};
+/* write_events stays 0: the suite's batches are far smaller than any loader's. */
+static const etl_loader_ops spy_ops_flush = {.name = "spy",
+                                             .begin = spy_begin,
+                                             .write = spy_write,
+                                             .flush = spy_flush,
+                                             .end = spy_end,
+                                             .destroy = spy_destroy};
+static const etl_loader_ops spy_ops_no_flush = {.name = "spy",
+                                                .begin = spy_begin,
+                                                .write = spy_write,
+                                                .flush = NULL,
+                                                .end = spy_end,
+                                                .destroy = spy_destroy};
 
 static int spy_ctor(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
