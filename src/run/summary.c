@@ -160,7 +160,6 @@ static int parse_run(etl_summary *out, const cJSON *j, etl_error *err)
     double events = 0;
     double rejected = 0;
     double rss = 0;
-    double worker_rss = 0;
     int rc = get_strings(out, j, fields, sizeof(fields) / sizeof(fields[0]), err);
     if (rc == ETL_OK)
         rc = get_count(j, "submissions", COUNT_MAX, &submissions, err);
@@ -175,7 +174,7 @@ static int parse_run(etl_summary *out, const cJSON *j, etl_error *err)
     if (rc == ETL_OK)
         rc = get_count(j, "peak_rss_kib", COUNT_MAX, &rss, err);
     /* Added within version 1 (summary.h): a summary without it ran in one process. */
-    worker_rss = rss;
+    double worker_rss = rss;
     if (rc == ETL_OK && cJSON_GetObjectItemCaseSensitive(j, "worker_peak_rss_kib"))
         rc = get_count(j, "worker_peak_rss_kib", COUNT_MAX, &worker_rss, err);
     out->submissions = (size_t)submissions;

@@ -140,45 +140,21 @@ static void shortest_text(double d, char *txt, size_t cap)
  * do), no shorter text reads as the same double (two decimals of at most 15
  * digits in this range are never one double), and it is never halfway
  * between two doubles (that takes 16 digits or more at these exponents).
- * Sets *keep to the length of that text; false where shortest_text decides.
- * The general path costs about forty times as much (a printf and a strtod
- * per digit count), and most answers are numbers like these.
+ * Sets *keep to the length of that text; false where shortest_text decides
+ * (a printf and a strtod per digit count).
  */
 static bool short_fixed(const char *raw, size_t len, size_t *keep)
 {
-    size_t i = raw[0] == '-';
-    size_t int_end = i;
-    while (int_end < len && raw[int_end] >= '0' && raw[int_end] <= '9')
-        int_end++;
-    if (int_end == len || raw[int_end] != '.')
-        return false; /* an exponent */
-    size_t end = int_end + 1;
-    while (end < len && raw[end] >= '0' && raw[end] <= '9')
-        end++;
-    if (end != len)
-        return false; /* an exponent */
-    while (raw[end - 1] == '0')
-        end--;           /* the fraction's trailing zeros; stops at the '.' at worst */
-    long exp10;          /* decimal exponent of the first significant digit */
-    size_t sig;          /* significant digits, from the first to the last non-zero one */
-    if (raw[i] != '0') { /* JSON: an integer part is 0 or starts with 1-9 */
-        exp10 = (long)(int_end - i) - 1;
-        size_t last = raw[end - 1] == '.' ? end - 1 : end;
-        while (raw[last - 1] == '0')
-            last--;
-        sig = last <= int_end ? last - i : last - i - 1;
-    } else {
-        size_t first = int_end + 1;
-        while (first < end && raw[first] == '0')
-            first++;
-        if (first == end)
-            return false; /* zero: -0.0 becomes -0 by the general rule */
-        exp10 = -(long)(first - int_end);
-        sig = end - first;
-    }
-    if (sig > 15 || exp10 < -4 || exp10 > 15)
+    if (memchr(raw, 'e', len) || memchr(raw, 'E', len))
         return false;
-    *keep = raw[end - 1] == '.' ? end - 1 : end;
+    decimal x;
+    decimal_read(&x, raw, len);
+    size_t sig = x.last - x.first;
+    long long exp10 = x.exp + (long long)sig - 1; /* of the first significant digit */
+    if (sig == 0 || sig > 15 || exp10 < -4 || exp10 > 15)
+        return false; /* zero (-0.0 becomes -0), or the general rule's */
+    /* Up to the last significant digit if it is in the fraction, else the integer part. */
+    *keep = x.last > x.int_len ? x.frac_start + (x.last - x.int_len) : x.int_start + x.int_len;
     return true;
 }
 
