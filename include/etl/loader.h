@@ -76,11 +76,13 @@ typedef struct etl_loader_ops {
      */
     void (*destroy)(void *state);
     /*
-     * Optional.  At most this many events per write() (the pipeline stops
-     * adding submissions past it), so that a streaming loader's sends
-     * interleave with the transform and its socket never runs dry; 0: the
-     * events of a whole extractor batch at once, so that a multi-row INSERT
-     * loader writes a partial statement only once per extractor batch.
+     * Optional.  Events per write(): the pipeline writes once this many are
+     * pending (a submission's events are never split, so a write may hold a
+     * few more) and at the end of every extractor batch, so that a streaming
+     * loader's sends interleave with the transform and its socket never runs
+     * dry; 0: the events of a whole extractor batch at once, so that a
+     * multi-row INSERT loader writes a partial statement only once per
+     * extractor batch.
      */
     size_t write_events;
 } etl_loader_ops;

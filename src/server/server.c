@@ -68,6 +68,10 @@ static const char server_conf[] =
     "max_wal_senders = 0\n"
     "max_wal_size = 4GB\n"
     "checkpoint_timeout = 30min\n"
+    /* The server runs only while an etl command does: autovacuum would start a
+     * previous run's VACUUM of millions of events beside this command's loads
+     * and lose it unfinished at the stop.  generate ANALYZEs the templates. */
+    "autovacuum = off\n"
     "logging_collector = off\n";
 
 static void sleep_ms(long ms)

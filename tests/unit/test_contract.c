@@ -132,8 +132,11 @@ static void gen_id(size_t i, char out[37])
     snprintf(out, 37, "a1a1a1a1-0000-4000-8000-%012zu", i + 1);
 }
 
-/* n submissions of FORM_A by USER_1 and USER_2 in turn, one minute apart. */
-static void add_generated(etl_db *db, size_t n)
+/*
+ * n submissions of FORM_A by USER_1 and USER_2 in turn, one minute apart,
+ * each answering "falls" (submission i: i) and then whatever `more` adds.
+ */
+static void add_answers(etl_db *db, size_t n, const char *more)
 {
     etl_fake_db_add_form(db, FORM_A, FORM_A_NAME, SCHEMA_A);
     etl_fake_db_add_user(db, USER_1, "Ada", "Lovelace");
@@ -141,12 +144,20 @@ static void add_generated(etl_db *db, size_t n)
     for (size_t i = 0; i < n; i++) {
         char id[37];
         char created[64];
-        char responses[64];
+        char responses[128];
         gen_id(i, id);
-        snprintf(created, sizeof(created), "2024-03-01 %02zu:%02zu:00+00", 10 + i / 60, i % 60);
-        snprintf(responses, sizeof(responses), "{\"root\": {\"falls\": %zu}}", i);
+        size_t minute = 600 + i; /* from 2024-03-01 00:00: the first at 10:00 */
+        snprintf(created, sizeof(created), "2024-03-%02zu %02zu:%02zu:00+00", 1 + minute / 1440,
+                 minute / 60 % 24, minute % 60);
+        snprintf(responses, sizeof(responses), "{\"root\": {\"falls\": %zu%s}}", i, more);
         etl_fake_db_add_submission(db, id, FORM_A, i % 2 ? USER_2 : USER_1, created, responses);
     }
+}
+
+/* n submissions of one answer each (add_answers). */
+static void add_generated(etl_db *db, size_t n)
+{
+    add_answers(db, n, "");
 }
 
 static void x_new(const spec *s, etl_extractor *x, etl_db *db, size_t batch_rows)
@@ -1479,6 +1490,7 @@ typedef struct recorder {
     size_t n;
     size_t cap;
     const etl_loader_entry *real_loader; /* what the pipeline asked the registry for */
+    size_t write_events;                 /* what the loader it built asked for (loader.h) */
     size_t after_begin_calls;
     size_t before_commit_calls;
     size_t refuse_after_begin;   /* refuse this call (1-based), 0: none */
@@ -1568,6 +1580,7 @@ static recorder *spy_rec;
 typedef struct spy {
     etl_loader inner;
     recorder *rec;
+    etl_loader_ops ops; /* spy_ops, with the real loader's flush slot and write_events */
 } spy;
 
 static int spy_begin(void *state, etl_error *err)
@@ -1611,25 +1624,18 @@ static void spy_destroy(void *state)
     free(s);
 }
 
-/* write_events stays 0: the suite's batches are far smaller than any loader's. */
-static const etl_loader_ops spy_ops_flush = {.name = "spy",
-                                             .begin = spy_begin,
-                                             .write = spy_write,
-                                             .flush = spy_flush,
-                                             .end = spy_end,
-                                             .destroy = spy_destroy};
-static const etl_loader_ops spy_ops_no_flush = {.name = "spy",
-                                                .begin = spy_begin,
-                                                .write = spy_write,
-                                                .flush = NULL,
-                                                .end = spy_end,
-                                                .destroy = spy_destroy};
+static const etl_loader_ops spy_ops = {.name = "spy",
+                                       .begin = spy_begin,
+                                       .write = spy_write,
+                                       .flush = spy_flush,
+                                       .end = spy_end,
+                                       .destroy = spy_destroy};
 
 static int spy_ctor(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_error *err)
 {
     recorder *r = spy_rec;
     spy *s = calloc(1, sizeof(*s));
-    out->ops = &spy_ops_no_flush;
+    out->ops = &spy_ops;
     out->state = NULL;
     if (!s)
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
@@ -1639,7 +1645,11 @@ static int spy_ctor(etl_loader *out, const etl_loader_cfg *cfg, etl_db *db, etl_
         free(s);
         return rc;
     }
-    out->ops = s->inner.ops->flush ? &spy_ops_flush : &spy_ops_no_flush;
+    s->ops = spy_ops;
+    if (!s->inner.ops->flush)
+        s->ops.flush = NULL;
+    s->ops.write_events = r->write_events = s->inner.ops->write_events;
+    out->ops = &s->ops;
     out->state = s;
     return ETL_OK;
 }
@@ -2210,6 +2220,76 @@ static void p_max_rejects(const spec *s)
     prun_free(&p);
 }
 
+/*
+ * 6. Events reach the loader in the slices it asks for (write_events,
+ * loader.h).  1,500 submissions of three answers in extractor batches of
+ * 1,000, one commit batch: 3,000 events, then 1,500.  The pipeline writes
+ * once a slice is pending, never splitting a submission's events, and at
+ * the end of every extractor batch.
+ */
+#define SLICE_SUBS 1500
+#define SLICE_EXTRACT_BATCH 1000
+#define SLICE_WRITES_MAX 4
+#define SLICE_MORE ", \"note\": \"n\", \"tablet\": true" /* three events a submission */
+
+static void p_slices(const spec *s)
+{
+    /* The writes, worked out by hand for each write_events a loader declares. */
+    static const struct {
+        size_t write_events;
+        size_t writes[SLICE_WRITES_MAX];
+    } want[] = {
+        {0, {3000, 1500}},         /* whole extractor batches */
+        {2048, {2049, 951, 1500}}, /* 683 submissions make the first 2,048 (2,049) */
+    };
+    prun p;
+    prun_init(&p, s);
+    etl_fake_db_free(p.src);
+    p.src = p.rec.src = etl_fake_db_new();
+    add_answers(p.src, SLICE_SUBS, SLICE_MORE);
+    p.proc.extract_batch = SLICE_EXTRACT_BATCH;
+    p.cfg.commit_every = 0; /* one commit batch */
+    p.cfg.after_begin = NULL;
+    p.cfg.before_commit = NULL;
+    p.cfg.progress = NULL;
+    if (prun_go(&p) != ETL_OK)
+        fail_msg("%s: %d %s", s->title, p.rc, p.err.msg);
+    assert_run_clean(&p, "slices");
+    const size_t *writes = NULL;
+    for (size_t k = 0; k < COUNT(want); k++)
+        if (want[k].write_events == p.rec.write_events)
+            writes = want[k].writes;
+    if (!writes) {
+        fail_msg("%s: the loader asks for %zu events per write; add its writes to p_slices",
+                 s->title, p.rec.write_events);
+        return; /* not reached */
+    }
+    size_t nwant = 0;
+    while (nwant < SLICE_WRITES_MAX && writes[nwant])
+        nwant++;
+    size_t n = 0;
+    for (size_t i = 0; i < p.rec.n; i++) {
+        static const char write[] = "L:write ";
+        if (strncmp(p.rec.lines[i].text, write, sizeof(write) - 1) != 0)
+            continue;
+        size_t count = strtoul(p.rec.lines[i].text + sizeof(write) - 1, NULL, 10);
+        if (n == nwant || count != writes[n]) {
+            etl_buf b = ETL_BUF_INIT;
+            fail_msg("%s: write %zu of %zu events; expected %zu (write_events %zu):\n%s", s->title,
+                     n + 1, count, n < nwant ? writes[n] : 0, p.rec.write_events,
+                     prun_log(&p, 0, &b));
+        }
+        n++;
+    }
+    if (n != nwant)
+        fail_msg("%s: %zu writes, expected %zu (write_events %zu)", s->title, n, nwant,
+                 p.rec.write_events);
+    assert_int_equal(p.stats.events, 3 * SLICE_SUBS);
+    assert_int_equal(etl_fake_db_committed(p.tgt), 3 * SLICE_SUBS);
+    assert_int_equal(etl_fake_db_commits(p.tgt), 1);
+    prun_free(&p);
+}
+
 /* ---- runners without stages (in-db) ------------------------------------------------ */
 
 /*
@@ -2391,6 +2471,7 @@ static const named_case staged_cases[] = {
     {"after_begin or before_commit refusing a batch", p_hook_refuses},
     {"stop set during a call", p_stop},
     {"max_rejects 0: the reject's batch committed, then ETL_ERR_REJECTS", p_max_rejects},
+    {"events written in the loader's slices, whole submissions each", p_slices},
 };
 
 /* For every runner without stages (in-db); etl_pipeline_run. */
