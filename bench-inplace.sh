@@ -250,7 +250,8 @@ settings() {
     local base configs one_stream=false
     if [ "${SETTINGS:-defaults}" = embedded ]; then
         base="fsync=off synchronous_commit=off full_page_writes=off wal_level=minimal
-              max_wal_senders=0 max_wal_size=4GB checkpoint_timeout=30min shared_buffers=256MB"
+              max_wal_senders=0 max_wal_size=4GB checkpoint_timeout=30min shared_buffers=256MB
+              autovacuum=off"
         configs=("as etl sets it" "fsync=on" "full_page_writes=on" "wal_level=replica max_wal_senders=10"
             "max_wal_size=1GB checkpoint_timeout=5min" "shared_buffers=128MB" "shared_buffers=1GB"
             "wal_buffers=64MB")

@@ -33,6 +33,24 @@ long etl_mem_rss_kib_of(int pid)
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+long etl_mem_rss_kib_largest_child(int pid)
+{
+    /* The children of pid's main thread: --jobs workers are forked from it. */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long largest = 0;
+    int child;
+    while (fscanf(f, "%d", &child) == 1) { // NOLINT(cert-err34-c): /proc writes plain pids
+        long kib = etl_mem_rss_kib_of(child);
+        largest = kib > largest ? kib : largest;
+    }
+    fclose(f);
+    return largest;
+}
+
 long etl_mem_peak_kib(void)
 {
     struct rusage ru;

@@ -215,7 +215,9 @@ static int run_child(engine *b, const char *processor, double limit_s, etl_buf *
             stop = true;
             break;
         }
-        long kib = etl_mem_rss_kib_of((int)pid);
+        /* With --jobs the largest worker's, as the summary's peak (worker_peak_rss_kib). */
+        long kib = b->res->jobs > 1 ? etl_mem_rss_kib_largest_child((int)pid)
+                                    : etl_mem_rss_kib_of((int)pid);
         if (mem && kib > 0)
             series_add(mem, ms, kib);
         if (!*timed_out && (double)ms / 1000.0 > limit_s) {

@@ -416,10 +416,9 @@ static void svg_memory(FILE *f, const bench_result *r)
             hi = mib > hi ? mib : hi;
         }
     }
-    fprintf(f,
-            "<text x='%d' y='96' font-weight='bold'>memory over each processor's first run "
-            "(RSS, MiB, log scale)</text>\n",
-            MEM_X - 20);
+    fprintf(f, "<text x='%d' y='96' font-weight='bold'>%s</text>\n", MEM_X - 20,
+            r->jobs > 1 ? "memory over each first run (largest worker's RSS, MiB, log scale)"
+                        : "memory over each processor's first run (RSS, MiB, log scale)");
     double t[16];
     size_t nt = hi > 0 ? mem_ticks(lo, hi, t, 16) : 0;
     double llo = nt ? log(t[0]) : 0;

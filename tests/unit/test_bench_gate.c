@@ -406,6 +406,7 @@ static void test_bench_svg_caption_and_no_overlaps(void **state)
     assert_non_null(strstr(svg, "2025-01-02 03:04 UTC"));
     assert_non_null(strstr(svg, "up to 3 runs"));
     assert_non_null(strstr(svg, "1 = raw COPY (raw-copy-binary)"));
+    assert_null(strstr(svg, "worker"));
 
     box b[400];
     size_t n = text_boxes(svg, b, 400);
@@ -428,6 +429,22 @@ static void test_bench_svg_caption_and_no_overlaps(void **state)
             pts = next + 1;
         }
     }
+    free(svg);
+    free_memory();
+}
+
+/* With --jobs the chart says whose memory it draws: the largest worker's, as bench samples. */
+static void test_bench_svg_jobs_says_worker(void **state)
+{
+    (void)state;
+    bench_result r;
+    fill(&r, 9);
+    r.jobs = 2;
+    add_memory(&r);
+    bench_summarize(&r);
+    char *svg = svg_of(&r);
+    assert_non_null(strstr(svg, ", --jobs 2"));
+    assert_non_null(strstr(svg, "memory over each first run (largest worker's RSS"));
     free(svg);
     free_memory();
 }
@@ -496,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_bench_compare_says_why),
         cmocka_unit_test(test_bench_too_small_names_a_bigger_scenario),
         cmocka_unit_test(test_bench_svg_caption_and_no_overlaps),
+        cmocka_unit_test(test_bench_svg_jobs_says_worker),
         cmocka_unit_test(test_bench_svg_memory_readable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
