@@ -80,9 +80,10 @@ typedef struct etl_loader_ops {
      * pending (a submission's events are never split, so a write may hold a
      * few more) and at the end of every extractor batch, so that a streaming
      * loader's sends interleave with the transform and its socket never runs
-     * dry; 0: the events of a whole extractor batch at once, so that a
-     * multi-row INSERT loader writes a partial statement only once per
-     * extractor batch.
+     * dry; 0: the events of a whole extractor batch at once (at most
+     * PIPELINE_MAX_EVENTS, src/run/pipeline.c), so that a multi-row INSERT
+     * loader writes a partial statement only once per extractor batch.  A
+     * commit also writes what is pending.
      */
     size_t write_events;
 } etl_loader_ops;

@@ -6,7 +6,10 @@
 long etl_mem_current_kib(void);
 /* Resident memory of process pid (0: this one), 0 if it cannot be read. */
 long etl_mem_rss_kib_of(int pid);
-/* The largest resident memory among pid's children, 0 if none or it cannot be read. */
+/*
+ * The largest resident memory among the children of pid (a real pid: 0 is
+ * not this process here), 0 if none or it cannot be read.
+ */
 long etl_mem_rss_kib_largest_child(int pid);
 long etl_mem_peak_kib(void);
 

@@ -102,6 +102,7 @@ static pid_t child_holding(size_t mib, int ready, const int done[2])
         char c = p ? 'y' : 'n';
         if (write(ready, &c, 1) != 1)
             _exit(1);
+        close(ready); /* a sibling that dies before writing then ends the parent's read */
         while (read(done[0], &c, 1) > 0)
             ;
         _exit(0);
@@ -121,6 +122,7 @@ static void test_largest_child_is_the_largest_worker(void **state)
     pid_t small = child_holding(1, ready[1], done);
     pid_t big = child_holding(40, ready[1], done);
     close(done[0]);
+    close(ready[1]);
     for (int k = 0; k < 2; k++) {
         char c = 0;
         assert_int_equal(read(ready[0], &c, 1), 1);
@@ -135,7 +137,6 @@ static void test_largest_child_is_the_largest_worker(void **state)
     assert_int_equal(waitpid(small, NULL, 0), small);
     assert_int_equal(waitpid(big, NULL, 0), big);
     close(ready[0]);
-    close(ready[1]);
     assert_int_equal(etl_mem_rss_kib_largest_child(getpid()), 0);
 }
 
