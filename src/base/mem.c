@@ -33,21 +33,31 @@ long etl_mem_rss_kib_of(int pid)
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-long etl_mem_rss_kib_largest_child(int pid)
+size_t etl_mem_children(int pid, int *out, size_t cap)
 {
-    /* The children of pid's main thread: --jobs workers are forked from it. */
+    /* The children of pid's main thread: every process etl starts is forked from it. */
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
-    long largest = 0;
+    size_t n = 0;
     int child;
-    while (fscanf(f, "%d", &child) == 1) { // NOLINT(cert-err34-c): /proc writes plain pids
-        long kib = etl_mem_rss_kib_of(child);
+    while (n < cap && fscanf(f, "%d", &child) == 1) // NOLINT(cert-err34-c): plain pids
+        out[n++] = child;
+    fclose(f);
+    return n;
+}
+
+long etl_mem_rss_kib_largest_child(int pid)
+{
+    int children[64];
+    size_t n = etl_mem_children(pid, children, sizeof(children) / sizeof(children[0]));
+    long largest = 0;
+    for (size_t i = 0; i < n; i++) {
+        long kib = etl_mem_rss_kib_of(children[i]);
         largest = kib > largest ? kib : largest;
     }
-    fclose(f);
     return largest;
 }
 

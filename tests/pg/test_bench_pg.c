@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "etl/mem.h"
 #include "harness.h"
 
 static etl_test_server server;
@@ -263,17 +264,8 @@ static pid_t spawn_bench(const char *errfile)
 /* The pid of a child of pid (an `etl process` run: with --db bench has no other), or 0. */
 static pid_t child_of(pid_t pid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char text[64] = "";
-    if (!fgets(text, sizeof(text), f))
-        text[0] = '\0';
-    fclose(f);
-    pid_t child = (pid_t)strtol(text, NULL, 10);
-    return child;
+    int child = 0;
+    return etl_mem_children((int)pid, &child, 1) ? (pid_t)child : 0;
 }
 
 static void interrupt_bench(int sig, bool whole_group)

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "etl/mem.h"
 #include "harness.h"
 
 static etl_test_server server;
@@ -570,23 +571,17 @@ static char proc_state(int pid)
 /* The pid of pid's child running program comm, or 0. */
 static int child_named(int pid, const char *comm)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-    char *children = etl_test_read(path);
+    int children[64];
+    size_t n = etl_mem_children(pid, children, sizeof(children) / sizeof(children[0]));
     int found = 0;
-    for (char *p = children; p && *p && !found;) {
-        char *end = NULL;
-        long child = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        snprintf(path, sizeof(path), "/proc/%ld/comm", child);
+    for (size_t i = 0; i < n && !found; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/comm", children[i]);
         char *name = etl_test_read(path);
         if (name && strncmp(name, comm, strlen(comm)) == 0)
-            found = (int)child;
+            found = children[i];
         free(name);
-        p = end;
     }
-    free(children);
     return found;
 }
 
