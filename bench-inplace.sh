@@ -6,14 +6,16 @@
 #                                     processed submissions (default 10000 100000 1000000);
 #                                     and of a run with nothing to do without change capture
 #   ./bench-inplace.sh first-run      a first in-place run of xlarge next to scenario mode
-#                                     (events/s, same server, alternating; JOBS=N for --jobs N
-#                                     on both sides)
+#                                     (events/s, same server, alternating, the ratio per round;
+#                                     JOBS=N for --jobs N on both sides)
 #   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
 #                                     one INSERT of 100,000 submissions, and 10,000 single-row
 #                                     INSERTs each in its own transaction (pgbench)
 #   ./bench-inplace.sh settings       two raw COPY streams of xlarge's events on the server with
 #                                     its defaults, and with each setting a DBA may change alone
-#                                     (SETTINGS=embedded: etl's embedded server's, each reverted)
+#                                     (SETTINGS=embedded: etl's embedded server's, each reverted;
+#                                     SETTINGS=checkpoints SCENARIO=huge: a load past max_wal_size,
+#                                     defaults against a larger max_wal_size and wal_compression)
 #   ./bench-inplace.sh all            the first three
 #
 # Every figure is the median of $RUNS (default 3) runs, and the two sides of a comparison
@@ -149,25 +151,31 @@ scale() {
 
 json_rate() { sed -n 's/.*"events_per_s":\([0-9.]*\).*/\1/p'; }
 
+settle() { # before a measured run: the last run's writes on disk, not landing in this one
+    psql_on postgres -c CHECKPOINT
+    sync
+}
+
 first_run() {
     need_template xlarge
-    local scen=() inplace=()
+    local scen=() inplace=() ratios=()
     for r in $(seq "$RUNS"); do
+        settle
         scen+=("$("$ETL" -q --db "$S" process xlarge copy --jobs "$JOBS" --json | json_rate)")
         recreate first_run etl_tpl_xlarge
         "$ETL" -q --db "$(ci first_run)" init
+        settle
         # shellcheck disable=SC2086 # INPLACE_ARGS is a list of options
         inplace+=("$("$ETL" -q --db "$(ci first_run)" process copy --jobs "$JOBS" \
             $INPLACE_ARGS --json | json_rate)")
+        ratios+=("$(awk -v a="${scen[-1]}" -v b="${inplace[-1]}" 'BEGIN {printf "%.2f", b / a}')")
     done
-    local a b
-    a=$(printf '%s\n' "${scen[@]}" | median)
-    b=$(printf '%s\n' "${inplace[@]}" | median)
     echo "first run of xlarge with copy --jobs $JOBS $INPLACE_ARGS, events/s (median of $RUNS," \
-        "alternating):"
-    echo "  scenario mode   $a   (runs: ${scen[*]})"
-    echo "  in place        $b   (runs: ${inplace[*]})"
-    awk -v a="$a" -v b="$b" 'BEGIN {printf "  ratio           %.2f\n", b / a}'
+        "alternating, a CHECKPOINT and sync before each run):"
+    echo "  scenario mode   $(printf '%s\n' "${scen[@]}" | median)   (runs: ${scen[*]})"
+    echo "  in place        $(printf '%s\n' "${inplace[@]}" | median)   (runs: ${inplace[*]})"
+    echo "  ratio           $(printf '%s\n' "${ratios[@]}" | median)   (median of the rounds'" \
+        "ratios: ${ratios[*]})"
 }
 
 # ---- capture cost ----------------------------------------------------------------------------
@@ -236,8 +244,9 @@ SQL
 # the loading transaction (the WAL skip scenario runs get).  The configurations alternate
 # within each round, and the server restarts for each.  Prints WAL written and checkpoints.
 settings() {
-    need_template xlarge
-    recreate settings etl_tpl_xlarge
+    local scenario=${SCENARIO:-xlarge}
+    need_template "$scenario"
+    recreate settings "etl_tpl_$scenario"
     "$ETL" -q --db "$(ci settings)" init
     "$ETL" -q --db "$(ci settings)" process copy
     local cols="form_id, form_name, user_id, user_full_name, submission_id, submission_created,
@@ -256,13 +265,16 @@ settings() {
             "max_wal_size=1GB checkpoint_timeout=5min" "shared_buffers=128MB" "shared_buffers=1GB"
             "wal_buffers=64MB")
         one_stream=true
+    elif [ "${SETTINGS:-defaults}" = checkpoints ]; then # for a load past max_wal_size: huge
+        base="max_wal_size=1GB"
+        configs=("defaults" "max_wal_size=8GB" "wal_compression=lz4")
     else
         base="max_wal_size=1GB"
         configs=("defaults" "max_wal_size=8GB" "checkpoint_timeout=30min" "shared_buffers=1GB"
             "wal_buffers=64MB" "wal_compression=lz4" "max_wal_size=8GB shared_buffers=1GB wal_buffers=64MB")
     fi
-    declare -A ms one wal ckpt
-    local r c kv t0 lsn ck
+    declare -A ms one wal ckpt fpi
+    local r c kv t0 lsn ck fp
     for r in $(seq "$RUNS"); do
         for c in "${configs[@]}"; do
             psql_on postgres -c "ALTER SYSTEM RESET ALL"
@@ -276,6 +288,7 @@ settings() {
             psql_on settings -c "TRUNCATE dwh.response_events" -c "CHECKPOINT"
             lsn=$(psql_on settings -Atc "SELECT pg_current_wal_lsn()")
             ck=$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
+            fp=$(psql_on settings -Atc "SELECT wal_fpi FROM pg_stat_wal")
             t0=$(now_ms)
             local pids=()
             for k in 0 1; do
@@ -286,6 +299,7 @@ settings() {
             ms[$c]+="$(( $(now_ms) - t0 )) "
             wal[$c]+="$(psql_on settings -Atc "SELECT (pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn') / 1048576)::int") "
             ckpt[$c]+="$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req - $ck FROM pg_stat_bgwriter") "
+            fpi[$c]+="$(psql_on settings -Atc "SELECT wal_fpi - $fp FROM pg_stat_wal") "
             if $one_stream; then
                 psql_on settings -c "CHECKPOINT"
                 t0=$(now_ms)
@@ -298,14 +312,17 @@ settings() {
     done
     psql_on postgres -c "ALTER SYSTEM RESET ALL"
     echo "raw COPY of $events events into dwh.response_events, events/s (median of $RUNS) and" \
-        "its ratio to the first line; two streams: WAL written and checkpoints (median):"
-    local first m w n
+        "its ratio to the first line; two streams: WAL written, checkpoints and full-page images" \
+        "(median):"
+    local first m w n f
     for c in "${configs[@]}"; do
         m=$(printf '%s\n' ${ms[$c]} | median)
         w=$(printf '%s\n' ${wal[$c]} | median); n=$(printf '%s\n' ${ckpt[$c]} | median)
+        f=$(printf '%s\n' ${fpi[$c]} | median)
         first=${first:-$m}
         awk -v c="$c" -v m="$m" -v e="$events" -v b="$first" -v runs="${ms[$c]}" -v w="$w" -v n="$n" \
-            'BEGIN {printf "  %-40s 2 streams %8d %5.2f  %5d MiB WAL %2d ckpt  (ms: %s)\n", c, e * 1000 / m, b / m, w, n, runs}'
+            -v f="$f" 'BEGIN {printf "  %-40s 2 streams %8d %5.2f  %5d MiB WAL %2d ckpt %7d FPI  (ms: %s)\n",
+                c, e * 1000 / m, b / m, w, n, f, runs}'
     done
     if $one_stream; then
         first=
@@ -325,5 +342,5 @@ first-run) start_server; first_run ;;
 capture-cost) start_server; capture_cost ;;
 settings) start_server; settings ;;
 all) start_server; capture_cost; first_run; scale ;;
-*) sed -n '2,17p' "$0" >&2; exit 2 ;;
+*) sed -n '2,19p' "$0" >&2; exit 2 ;;
 esac

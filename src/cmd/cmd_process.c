@@ -40,8 +40,8 @@ static const char help[] =
     "  --json                  print the summary as one JSON object on stdout\n"
     "  --jobs N                scenario: split the submissions into N disjoint parts\n"
     "                          loaded at once over N connections; in place (with\n"
-    "                          change capture): N runs at once sharing the queue\n"
-    "                          (default 1)\n"
+    "                          change capture): N runs at once sharing the queue,\n"
+    "                          their claims shrinking as it empties (default 1)\n"
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
     "  --batch-size N          in place: queued changes claimed per transaction, with\n"
     "                          the other changes of those submissions (without capture:\n"
@@ -216,6 +216,8 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
     const etl_run_stats *st = &res.stats;
     double secs = (double)st->elapsed_us / 1e6;
     double rate = secs > 0 ? (double)st->events / secs : 0;
+    /* With --jobs the peak is the workers' summed; one worker's is what stays flat. */
+    long worker_peak = jobs == 1 ? st->peak_rss_kib : st->worker_peak_rss_kib;
     if (o->json) {
         /* Always one object, so a monitoring script can parse a failed run too. */
         printf("{\"mode\":\"in-place\",\"processor\":");
@@ -229,8 +231,8 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         for (size_t i = 0; i < ETL_MAX_REASONS && st->reasons[i].reason; i++)
             printf("%s\"%s\":%zu", i ? "," : "", st->reasons[i].reason, st->reasons[i].count);
         printf("},\"batches\":%zu,\"elapsed_s\":%.6f,\"events_per_s\":%.1f,"
-               "\"peak_rss_kib\":%ld,\"exit\":%d,\"error\":",
-               st->batches, secs, rate, st->peak_rss_kib,
+               "\"peak_rss_kib\":%ld,\"worker_peak_rss_kib\":%ld,\"exit\":%d,\"error\":",
+               st->batches, secs, rate, st->peak_rss_kib, worker_peak,
                rc != ETL_OK       ? etl_exit_status(rc)
                : st->rejected > 0 ? ETL_EXIT_REJECTS
                                   : ETL_EXIT_OK);
@@ -247,10 +249,10 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
         else
             snprintf(runs, sizeof(runs), "runs %lld-%lld (%llu workers)", first_id, last_id, jobs);
         printf("%s %s of %s: %zu submissions (%zu %s), %zu rejected, %zu events "
-               "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB\n",
+               "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB%s\n",
                o->dry_run ? "dry" : "in-place", runs, p->name, st->submissions, res.backlog,
                res.capture ? "queued changes" : "waiting", st->rejected, st->events, st->batches,
-               secs, rate, (double)st->peak_rss_kib / 1024.0);
+               secs, rate, (double)worker_peak / 1024.0, jobs == 1 ? "" : " per worker");
         if (o->dry_run)
             printf("dry run: everything was rolled back, nothing was recorded\n");
     }

@@ -61,6 +61,7 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
     job_extra extras[ETL_WORKERS_MAX];
     memset(extras, 0, sizeof(extras));
     etl_prod_cfg each = *cfg; /* the workers' copy (they set their own progress) */
+    each.jobs = jobs;         /* their claims shrink as the queue empties */
     etl_workers_cfg wcfg = {.jobs = jobs,
                             .fn = job,
                             .ctx = &each,

@@ -4,7 +4,8 @@
  * With change capture a run is a loop of batches.  Each batch:
  *   1. claims up to --batch-size queued submissions on the source (FOR
  *      UPDATE SKIP LOCKED, in a transaction kept open on its own
- *      connection, so concurrent runs take disjoint rows);
+ *      connection, so concurrent runs take disjoint rows; with --jobs,
+ *      fewer as the queue empties: etl_prod_claim_size);
  *   2. begins the target transaction and upserts the claimed ids' ledger
  *      rows: row locks, held until commit, that make every other worker
  *      touching one of these submissions wait;
@@ -409,18 +410,53 @@ static int run_ledger_scan(prod *p, const char *processed_on, etl_run_stats *sta
 
 /* ---- the change queue (capture) -------------------------------------------- */
 
+size_t etl_prod_claim_size(size_t left, int jobs, size_t batch)
+{
+    if (jobs < 2)
+        return batch;
+    size_t share = (left + 2 * (size_t)jobs - 1) / (2 * (size_t)jobs);
+    size_t least = batch / 20 ? batch / 20 : 1;
+    return share < least ? least : share > batch ? batch : share;
+}
+
+/*
+ * How many queue rows the next claim takes.  Alone: the batch size.  With
+ * --jobs, from what is left past this run's last claim, counted no further
+ * than where the share reaches the batch size.
+ */
+static int claim_limit(prod *p, size_t *limit, etl_error *err)
+{
+    size_t batch = batch_size(p->cfg);
+    *limit = batch;
+    if (p->cfg->jobs < 2)
+        return ETL_OK;
+    char enough[32];
+    char left[32] = "0";
+    snprintf(enough, sizeof(enough), "%zu", 2 * (size_t)p->cfg->jobs * batch);
+    const char *params[3] = {p->after_seq, p->max_seq, enough};
+    int rc = etl_prod_value(p->claim,
+                            "SELECT count(*) FROM (SELECT FROM etl.queue WHERE kind = 's' AND "
+                            "seq > $1 AND seq <= $2 LIMIT $3) q",
+                            3, params, left, sizeof(left), err);
+    *limit = etl_prod_claim_size((size_t)strtoull(left, NULL, 10), p->cfg->jobs, batch);
+    return rc;
+}
+
 /*
  * Step 1: claim queued submissions, the transaction left open on the claim
  * connection.  *n: rows claimed (0: nothing left for this run).
  */
 static int claim(prod *p, size_t *n, etl_error *err)
 {
+    size_t most = 0;
     char limit[32];
-    snprintf(limit, sizeof(limit), "%zu", batch_size(p->cfg));
+    *n = 0;
+    int rc = claim_limit(p, &most, err);
+    snprintf(limit, sizeof(limit), "%zu", most);
     const char *params[3] = {p->after_seq, p->max_seq, limit};
     etl_result *r = NULL;
-    *n = 0;
-    int rc = etl_db_exec(p->claim, "BEGIN", err);
+    if (rc == ETL_OK)
+        rc = etl_db_exec(p->claim, "BEGIN", err);
     if (rc == ETL_OK)
         rc = etl_db_query(p->claim,
                           "SELECT seq, id FROM etl.queue WHERE kind = 's' AND seq > $1 AND "
@@ -558,6 +594,7 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
             release_claim(p, false, err);
             break;
         }
+        etl_log_verbose(p->cfg->log, "claimed %zu queued changes", n);
         etl_buf_reset(&filter);
         if (etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", p->ids.data) != ETL_OK) {
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");

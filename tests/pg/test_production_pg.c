@@ -395,17 +395,51 @@ static void test_reject_limit_and_dry_run(void **state)
 }
 
 /*
+ * The queue rows claimed, from -v's "claimed N queued changes" lines: their
+ * sum, their count and the largest claim.
+ */
+static void claims_logged(const char *log, size_t *sum, size_t *count, size_t *largest)
+{
+    *sum = *count = *largest = 0;
+    static const char said[] = "claimed ";
+    for (const char *at = strstr(log, said); at; at = strstr(at + 1, said)) {
+        size_t n = (size_t)strtoull(at + strlen(said), NULL, 10);
+        *sum += n;
+        (*count)++;
+        *largest = n > *largest ? n : *largest;
+    }
+}
+
+/*
  * In place, --jobs N: N runs at once share the change queue, and together
- * load what one run would.  Without capture runs go one at a time: refused.
+ * load what one run would.  Their claims shrink as the queue empties, so
+ * that no worker is left alone with a last full batch: of 300 queued, two
+ * workers claim at most a quarter at a time (not --batch-size 200, which
+ * would leave the last 100 to one of them).  The summary gives the workers'
+ * summed peak memory and the largest one's.  Without capture runs go one at
+ * a time: refused.
  */
 static void test_in_place_jobs(void **state)
 {
     (void)state;
     char *ci = fresh_app("prod_jobs");
     etl_run run;
-    assert_int_equal(run_in_place(ci, "copy", "--jobs 2 --batch-size 40", &run), 0);
+    assert_int_equal(run_in_place(ci, "copy", "--jobs 2 --batch-size 200 -v", &run), 0);
     assert_int_equal((long)etl_test_json_number(run.out.data, "submissions"), 300);
     assert_int_equal((long)etl_test_json_number(run.out.data, "jobs"), 2);
+    size_t sum = 0;
+    size_t count = 0;
+    size_t largest = 0;
+    claims_logged(run.err.data, &sum, &count, &largest);
+    if (sum != 300 || count < 4 || largest > 75)
+        fail_msg("300 queued, two workers: claims of at most 75 expected, got %zu claims of "
+                 "%zu rows in all, the largest %zu:\n%s",
+                 count, sum, largest, run.err.data);
+    /* Memory: the workers' peaks summed, and the largest one alone. */
+    double one = etl_test_json_number(run.out.data, "worker_peak_rss_kib");
+    double both = etl_test_json_number(run.out.data, "peak_rss_kib");
+    if (!(one > 0 && one < both))
+        fail_msg("expected a worker's peak below the two workers' summed: %s", run.out.data);
     etl_run_release(&run);
     assert_identical("prod_jobs", "two workers sharing the queue");
     char *runs = query_on("prod_jobs", "SELECT count(*), sum(submissions), min(status), "
