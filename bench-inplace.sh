@@ -11,11 +11,13 @@
 #   ./bench-inplace.sh capture-cost   the application's writes with and without change capture:
 #                                     one INSERT of 100,000 submissions, and 10,000 single-row
 #                                     INSERTs each in its own transaction (pgbench)
-#   ./bench-inplace.sh settings       two raw COPY streams of xlarge's events on the server with
-#                                     its defaults, and with each setting a DBA may change alone
+#   ./bench-inplace.sh settings       two raw COPY streams of xlarge's events (or $SCENARIO's) on
+#                                     the server with its defaults, and with each setting a DBA
+#                                     may change alone
 #                                     (SETTINGS=embedded: etl's embedded server's, each reverted;
 #                                     SETTINGS=checkpoints SCENARIO=huge: a load past max_wal_size,
-#                                     defaults against a larger max_wal_size and wal_compression)
+#                                     defaults against a larger max_wal_size, with and without
+#                                     zero-filled new WAL files, and wal_compression)
 #   ./bench-inplace.sh all            the first three
 #
 # Every figure is the median of $RUNS (default 3) runs, and the two sides of a comparison
@@ -235,14 +237,16 @@ SQL
 
 # ---- server settings -------------------------------------------------------------------------
 
-# What bounds loading, and what each setting buys: xlarge's events (from an in-place run) in
-# two halves, loaded by two psql \copy at once into dwh.response_events with both its
-# indexes, after a TRUNCATE and a CHECKPOINT (not timed).  Against PostgreSQL's defaults
-# (max_wal_size back to 1GB) with each setting changed alone, then some together; or, with
+# What bounds loading, and what each setting buys: xlarge's events (SCENARIO=huge: huge's; from
+# an in-place run) in two halves, loaded by two psql \copy at once into dwh.response_events with
+# both its indexes, after a TRUNCATE and a CHECKPOINT (not timed).  Against PostgreSQL's
+# defaults (max_wal_size back to 1GB) with each setting changed alone, then some together (or,
+# with SETTINGS=checkpoints, a larger max_wal_size and wal_compression); or, with
 # SETTINGS=embedded, against the settings etl gives its embedded server (server_conf[] in
 # src/server/server.c) with each reverted alone, and then also one stream with the TRUNCATE in
 # the loading transaction (the WAL skip scenario runs get).  The configurations alternate
-# within each round, and the server restarts for each.  Prints WAL written and checkpoints.
+# within each round, and the server restarts for each.  Prints WAL written, checkpoints and
+# full-page images (pg_stat_wal's wal_fpi) of the two-stream loads.
 settings() {
     local scenario=${SCENARIO:-xlarge}
     need_template "$scenario"
@@ -267,7 +271,8 @@ settings() {
         one_stream=true
     elif [ "${SETTINGS:-defaults}" = checkpoints ]; then # for a load past max_wal_size: huge
         base="max_wal_size=1GB"
-        configs=("defaults" "max_wal_size=8GB" "wal_compression=lz4")
+        configs=("defaults" "max_wal_size=8GB" "max_wal_size=8GB wal_init_zero=off"
+            "wal_compression=lz4")
     else
         base="max_wal_size=1GB"
         configs=("defaults" "max_wal_size=8GB" "checkpoint_timeout=30min" "shared_buffers=1GB"
@@ -342,5 +347,5 @@ first-run) start_server; first_run ;;
 capture-cost) start_server; capture_cost ;;
 settings) start_server; settings ;;
 all) start_server; capture_cost; first_run; scale ;;
-*) sed -n '2,19p' "$0" >&2; exit 2 ;;
+*) sed -n '2,21p' "$0" >&2; exit 2 ;;
 esac

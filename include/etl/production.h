@@ -33,13 +33,13 @@ typedef struct etl_prod_cfg {
     const char *source; /* conninfo of the application's database */
     const char *target; /* conninfo of the warehouse, or NULL: the source */
     const etl_processor_cfg *proc;
-    size_t batch_size; /* submissions per transaction or claim; 0: ETL_DEFAULT_BATCH */
-    int jobs; /* runs sharing the queue from one etl (--jobs); from 2 on, claims shrink as it
-                 empties */
+    size_t batch_size;         /* submissions per transaction or claim; 0: ETL_DEFAULT_BATCH */
     size_t max_rejects;        /* stop past this many rejects; SIZE_MAX: no limit */
     bool dry_run;              /* roll every batch back; record no run */
     long statement_timeout_ms; /* 0: the server's */
     long lock_timeout_ms;      /* 0: the server's */
+    /* Runs sharing the queue from one etl (--jobs); from 2 on, claims shrink as it empties. */
+    int jobs;
     /*
      * Optional: told how far the run is after every extractor batch; so_far
      * counts every claim of the run so far (elapsed_us included), backlog is

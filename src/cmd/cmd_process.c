@@ -43,9 +43,10 @@ static const char help[] =
     "                          change capture): N runs at once sharing the queue,\n"
     "                          their claims shrinking as it empties (default 1)\n"
     "  --target CONNINFO       in place: load into this database instead of --db's\n"
-    "  --batch-size N          in place: queued changes claimed per transaction, with\n"
-    "                          the other changes of those submissions (without capture:\n"
-    "                          submissions per transaction; default 10000)\n"
+    "  --batch-size N          in place: queued changes claimed per transaction (with\n"
+    "                          --jobs, at most), with the other changes of those\n"
+    "                          submissions (without capture: submissions per\n"
+    "                          transaction; default 10000)\n"
     "  --max-rejects N         in place: stop (exit 8) after more than N rejects (0:\n"
     "                          after the first), at the end of that batch, which is\n"
     "                          committed whole, rejects recorded\n"
@@ -252,7 +253,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
                "in %zu batches, %.3f s, %.0f events/s, peak %.1f MiB%s\n",
                o->dry_run ? "dry" : "in-place", runs, p->name, st->submissions, res.backlog,
                res.capture ? "queued changes" : "waiting", st->rejected, st->events, st->batches,
-               secs, rate, (double)worker_peak / 1024.0, jobs == 1 ? "" : " per worker");
+               secs, rate, (double)worker_peak / 1024.0, jobs == 1 ? "" : " (largest worker)");
         if (o->dry_run)
             printf("dry run: everything was rolled back, nothing was recorded\n");
     }

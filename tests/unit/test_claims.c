@@ -29,11 +29,11 @@ static const struct {
     {300, 200, 2, 75, "a 2*jobs-th of what is left"},
     {100000, 10000, 2, 10000, "never more than the batch"},
     {40001, 10000, 2, 10000, "never more than the batch"},
-    {1999, 10000, 2, 500, "never less than a 20th of the batch"},
+    {1995, 10000, 2, 500, "never less than a 20th of the batch"},
     {3, 10000, 2, 500, "never less than a 20th of the batch"},
     {0, 10000, 2, 500, "never less than a 20th of the batch"},
     {20, 10, 2, 5, "a 2*jobs-th of what is left"},
-    {1, 10, 2, 1, "never less than one row"},
+    {0, 10, 2, 1, "never less than one row"},
 };
 
 static void test_claims_follow_the_rule(void **state)
