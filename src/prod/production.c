@@ -62,7 +62,6 @@ typedef struct prod {
     etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
     etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
     size_t claimed;     /* capture: distinct submissions claimed */
-    bool claim_open;    /* capture: a claim transaction is open (a dry run keeps its claims) */
     char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
     char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
 } prod;
@@ -456,9 +455,8 @@ static int claim(prod *p, size_t *n, etl_error *err)
     snprintf(limit, sizeof(limit), "%zu", most);
     const char *params[3] = {p->after_seq, p->max_seq, limit};
     etl_result *r = NULL;
-    if (rc == ETL_OK && !p->claim_open)
+    if (rc == ETL_OK)
         rc = etl_db_exec(p->claim, "BEGIN", err);
-    p->claim_open = rc == ETL_OK;
     if (rc == ETL_OK)
         rc = etl_db_query(p->claim,
                           "SELECT seq, id FROM etl.queue WHERE kind = 's' AND seq > $1 AND "
@@ -550,10 +548,9 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
 }
 
-/* Step 4: the claimed rows are done (or, for a failed batch or a dry run's end, given back). */
+/* Step 4: the claimed rows are done (or, for a dry run or a failed batch, given back). */
 static int release_claim(prod *p, bool done, etl_error *err)
 {
-    p->claim_open = false;
     if (!done) {
         etl_error ignored;
         etl_db_exec(p->claim, "ROLLBACK", &ignored);
@@ -617,9 +614,7 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         /* Past --max-rejects the batch was committed all the same: its claim is done too. */
         bool committed = rc == ETL_OK || rc == ETL_ERR_REJECTS;
         etl_error released_err;
-        /* A dry run keeps its claims to the end: given back, another worker would take them. */
-        int released =
-            committed && p->cfg->dry_run ? ETL_OK : release_claim(p, committed, &released_err);
+        int released = release_claim(p, committed && !p->cfg->dry_run, &released_err);
         if (committed) {
             etl_run_stats_add(&p->done, &one);
             p->done.elapsed_us += one.elapsed_us;
