@@ -17,7 +17,7 @@
 #                                     (SETTINGS=embedded: etl's embedded server's, each reverted;
 #                                     SETTINGS=checkpoints SCENARIO=huge: a load past max_wal_size,
 #                                     defaults against a larger max_wal_size, with and without
-#                                     zero-filled new WAL files, and wal_compression)
+#                                     zero-filled new WAL files)
 #   ./bench-inplace.sh all            the first three
 #
 # Every figure is the median of $RUNS (default 3) runs, and the two sides of a comparison
@@ -172,7 +172,7 @@ first_run() {
             $INPLACE_ARGS --json | json_rate)")
         ratios+=("$(awk -v a="${scen[-1]}" -v b="${inplace[-1]}" 'BEGIN {printf "%.2f", b / a}')")
     done
-    echo "first run of xlarge with copy --jobs $JOBS $INPLACE_ARGS, events/s (median of $RUNS," \
+    echo "first run of xlarge with copy --jobs $JOBS${INPLACE_ARGS:+ $INPLACE_ARGS}, events/s (median of $RUNS," \
         "alternating, a CHECKPOINT and sync before each run):"
     echo "  scenario mode   $(printf '%s\n' "${scen[@]}" | median)   (runs: ${scen[*]})"
     echo "  in place        $(printf '%s\n' "${inplace[@]}" | median)   (runs: ${inplace[*]})"
@@ -241,12 +241,16 @@ SQL
 # an in-place run) in two halves, loaded by two psql \copy at once into dwh.response_events with
 # both its indexes, after a TRUNCATE and a CHECKPOINT (not timed).  Against PostgreSQL's
 # defaults (max_wal_size back to 1GB) with each setting changed alone, then some together (or,
-# with SETTINGS=checkpoints, a larger max_wal_size and wal_compression); or, with
+# with SETTINGS=checkpoints, a larger max_wal_size); or, with
 # SETTINGS=embedded, against the settings etl gives its embedded server (server_conf[] in
 # src/server/server.c) with each reverted alone, and then also one stream with the TRUNCATE in
 # the loading transaction (the WAL skip scenario runs get).  The configurations alternate
-# within each round, and the server restarts for each.  Prints WAL written, checkpoints and
-# full-page images (pg_stat_wal's wal_fpi) of the two-stream loads.
+# within each round, and the server restarts for each.  Prints WAL written, checkpoints,
+# full-page images (pg_stat_wal's wal_fpi) and WAL files created of the two-stream loads.
+wal_files() { # the WAL files by inode: a reused (renamed) file keeps its inode, a new one has its own
+    find "$DIR/data/pg_wal" -maxdepth 1 -type f -name '0*' -printf '%i\n' | sort
+}
+
 settings() {
     local scenario=${SCENARIO:-xlarge}
     need_template "$scenario"
@@ -271,15 +275,16 @@ settings() {
         one_stream=true
     elif [ "${SETTINGS:-defaults}" = checkpoints ]; then # for a load past max_wal_size: huge
         base="max_wal_size=1GB"
-        configs=("defaults" "max_wal_size=8GB" "max_wal_size=8GB wal_init_zero=off"
-            "wal_compression=lz4")
+        # After "defaults", whose restart leaves about 1GB of WAL files to reuse, then after an
+        # 8GB server, whose restart leaves the last load's files to reuse.
+        configs=("defaults" "max_wal_size=8GB wal_init_zero=off" "max_wal_size=8GB")
     else
         base="max_wal_size=1GB"
         configs=("defaults" "max_wal_size=8GB" "checkpoint_timeout=30min" "shared_buffers=1GB"
             "wal_buffers=64MB" "wal_compression=lz4" "max_wal_size=8GB shared_buffers=1GB wal_buffers=64MB")
     fi
-    declare -A ms one wal ckpt fpi
-    local r c kv t0 lsn ck fp
+    declare -A ms one wal ckpt fpi made
+    local r c kv t0 lsn ck fp files
     for r in $(seq "$RUNS"); do
         for c in "${configs[@]}"; do
             psql_on postgres -c "ALTER SYSTEM RESET ALL"
@@ -294,6 +299,7 @@ settings() {
             lsn=$(psql_on settings -Atc "SELECT pg_current_wal_lsn()")
             ck=$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter")
             fp=$(psql_on settings -Atc "SELECT wal_fpi FROM pg_stat_wal")
+            files=$(wal_files)
             t0=$(now_ms)
             local pids=()
             for k in 0 1; do
@@ -305,6 +311,7 @@ settings() {
             wal[$c]+="$(psql_on settings -Atc "SELECT (pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn') / 1048576)::int") "
             ckpt[$c]+="$(psql_on settings -Atc "SELECT checkpoints_timed + checkpoints_req - $ck FROM pg_stat_bgwriter") "
             fpi[$c]+="$(psql_on settings -Atc "SELECT wal_fpi - $fp FROM pg_stat_wal") "
+            made[$c]+="$(comm -13 <(echo "$files") <(wal_files) | wc -l) "
             if $one_stream; then
                 psql_on settings -c "CHECKPOINT"
                 t0=$(now_ms)
@@ -317,17 +324,17 @@ settings() {
     done
     psql_on postgres -c "ALTER SYSTEM RESET ALL"
     echo "raw COPY of $events events into dwh.response_events, events/s (median of $RUNS) and" \
-        "its ratio to the first line; two streams: WAL written, checkpoints and full-page images" \
-        "(median):"
-    local first m w n f
+        "its ratio to the first line; two streams: WAL written, checkpoints, full-page images and" \
+        "WAL files created rather than reused (median):"
+    local first m w n f nf
     for c in "${configs[@]}"; do
         m=$(printf '%s\n' ${ms[$c]} | median)
         w=$(printf '%s\n' ${wal[$c]} | median); n=$(printf '%s\n' ${ckpt[$c]} | median)
-        f=$(printf '%s\n' ${fpi[$c]} | median)
+        f=$(printf '%s\n' ${fpi[$c]} | median); nf=$(printf '%s\n' ${made[$c]} | median)
         first=${first:-$m}
         awk -v c="$c" -v m="$m" -v e="$events" -v b="$first" -v runs="${ms[$c]}" -v w="$w" -v n="$n" \
-            -v f="$f" 'BEGIN {printf "  %-40s 2 streams %8d %5.2f  %5d MiB WAL %2d ckpt %7d FPI  (ms: %s)\n",
-                c, e * 1000 / m, b / m, w, n, f, runs}'
+            -v f="$f" -v nf="$nf" 'BEGIN {printf "  %-40s 2 streams %8d %5.2f  %5d MiB WAL %2d ckpt %7d FPI %4d new files  (ms: %s)\n",
+                c, e * 1000 / m, b / m, w, n, f, nf, runs}'
     done
     if $one_stream; then
         first=

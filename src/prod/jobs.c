@@ -47,6 +47,12 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
 {
     memset(out, 0, sizeof(*out));
     *last_run_id = 0;
+    /* A dry run gives each claim back as it goes: another worker would claim it again. */
+    if (cfg->dry_run)
+        return etl_error_set(err, ETL_ERR_USAGE,
+                             "--dry-run counts the work of one run: leave out --jobs (with "
+                             "it, the workers would claim each other's given-back changes "
+                             "again and count them more than once)");
     bool capture = false;
     int rc = etl_prod_check_processor(cfg, err);
     if (rc == ETL_OK)
@@ -55,12 +61,6 @@ int etl_prod_run_jobs(const etl_prod_cfg *cfg, int jobs,
         rc = etl_error_set(err, ETL_ERR_USAGE,
                            "--jobs needs change capture (`etl init` without --no-capture): "
                            "without it, in-place runs go one at a time");
-    /* A dry run gives each claim back as it goes: another worker would claim it again. */
-    if (rc == ETL_OK && cfg->dry_run)
-        rc = etl_error_set(err, ETL_ERR_USAGE,
-                           "--dry-run counts the work of one run: leave out --jobs (with "
-                           "it, the workers would claim each other's given-back changes again "
-                           "and count them twice)");
     if (rc != ETL_OK)
         return rc;
     etl_worker_report reports[ETL_WORKERS_MAX];
