@@ -47,6 +47,11 @@ typedef struct etl_run_stats {
 void etl_run_stats_add_reason(etl_run_stats *st, const char *reason, size_t n);
 /* Add from's counts (submissions, rejected and by reason, events, batches) to into. */
 void etl_run_stats_add(etl_run_stats *into, const etl_run_stats *from);
+/* One process's peak: the largest worker's with --jobs, else the run's own. */
+static inline long etl_run_stats_one_peak(const etl_run_stats *st)
+{
+    return st->worker_peak_rss_kib ? st->worker_peak_rss_kib : st->peak_rss_kib;
+}
 
 /* One rejected submission of the open batch; strings owned by the batch log. */
 typedef struct etl_reject_rec {

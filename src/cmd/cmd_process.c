@@ -218,7 +218,7 @@ static int process_in_place(etl_cli *cli, const char *processor, const inplace_o
     double secs = (double)st->elapsed_us / 1e6;
     double rate = secs > 0 ? (double)st->events / secs : 0;
     /* With --jobs the peak is the workers' summed; one worker's is what stays flat. */
-    long worker_peak = jobs == 1 ? st->peak_rss_kib : st->worker_peak_rss_kib;
+    long worker_peak = etl_run_stats_one_peak(st);
     if (o->json) {
         /* Always one object, so a monitoring script can parse a failed run too. */
         printf("{\"mode\":\"in-place\",\"processor\":");

@@ -33,7 +33,7 @@ void etl_summary_of_run(etl_summary *s, const char *scenario, const etl_processo
     s->elapsed_s = (double)st->elapsed_us / 1e6;
     s->events_per_s = s->elapsed_s > 0 ? (double)st->events / s->elapsed_s : 0;
     s->peak_rss_kib = st->peak_rss_kib;
-    s->worker_peak_rss_kib = st->worker_peak_rss_kib ? st->worker_peak_rss_kib : st->peak_rss_kib;
+    s->worker_peak_rss_kib = etl_run_stats_one_peak(st);
 }
 
 void etl_summary_of_failure(etl_summary *s, const char *scenario, const char *processor,
