@@ -46,6 +46,9 @@ int etl_db_query(etl_db *db, const char *sql, int nparams, const char *const *pa
  * rows with etl_db_wait_query.  Any other call on the connection first
  * reads the pending result and keeps it for etl_db_wait_query, so a query
  * in flight never gets in the way.  sql must stay valid until collected.
+ * Of several statements (`DELETE ...; COMMIT`), wait hands over the first
+ * error if any, else the last statement's result; a statement that returns
+ * no rows collects as a result of none.
  */
 int etl_db_send_query(etl_db *db, const char *sql, etl_error *err);
 int etl_db_wait_query(etl_db *db, etl_result **out, etl_error *err);

@@ -267,10 +267,13 @@ static void settle(etl_db *db)
     PGresult *res;
     PGresult *keep = NULL;
     while ((res = PQgetResult(db->conn)) != NULL) {
-        if (!keep)
+        /* Of several statements, the first error, else the last result. */
+        if (!keep || PQresultStatus(keep) != PGRES_FATAL_ERROR) {
+            PQclear(keep);
             keep = res;
-        else
+        } else {
             PQclear(res);
+        }
     }
     log_sql(db, db->pending_sql, db->pending_t0, 0);
     db->pending_sql = NULL;

@@ -211,6 +211,13 @@ int etl_capture_install(etl_db *src, etl_db *ledger, bool cross, size_t *queued,
         etl_error ignored;
         etl_db_exec(src, "ROLLBACK", &ignored);
     }
+    /*
+     * The planner knows nothing of a table just filled: without statistics
+     * each claim of the first run sorts every queue row left instead of
+     * reading the next ones by seq (240,000 queued: 89 ms a claim, not 12).
+     */
+    if (rc == ETL_OK && *queued > 0 && (rc = etl_db_exec(src, "ANALYZE etl.queue", err)) != ETL_OK)
+        etl_error_wrap(err, "cannot analyze the new queue");
     *repaired = rc == ETL_OK && queue && triggers != (long)(NCAPTURED * 3);
     etl_buf_release(&sql);
     return rc;

@@ -21,6 +21,15 @@
  * locks, which die with their transaction: a lost claim connection fails
  * the run at step 4, and its rows are simply done again.
  *
+ * What is not loading stays out of the load's way: two claim connections
+ * take turns, so that step 4 of one batch runs, unwaited, while the other
+ * claims and the next batch loads; and neither step 3's commit (when the
+ * queue is in the target's database) nor step 4's waits for its WAL to
+ * reach disk.  A server crash loses commits newest first, so it can lose a
+ * release (a redo) but never keep one without its batch.  The run's
+ * record is committed last and waits, so a run that reports success has
+ * its batches on disk.
+ *
  * Without capture a run reads the submissions that have no ledger row and
  * inserts those rows in each batch's transaction; one run at a time, by an
  * advisory lock on the target connection itself, so losing the lock means
@@ -47,21 +56,33 @@
 /* Transaction-level lock folding an idle run into the row before it (finish_run). */
 #define FOLD_LOCK "7628142"
 
+/* Queue rows held by a transaction open on a source connection of their own (capture). */
+typedef struct claim {
+    etl_db *db;
+    etl_buf sql;    /* the release sent, kept while the server runs it */
+    bool open;      /* its claim's transaction is open */
+    bool sent;      /* its release is in flight (release_send) */
+    bool releasing; /* ... and removes a loaded batch's rows */
+    size_t rows;    /* queue rows claimed */
+    etl_buf ids;    /* the claimed submission ids, a uuid[] literal */
+    etl_buf seqs;   /* the claimed queue rows, a bigint[] literal */
+} claim;
+
 typedef struct prod {
     const etl_prod_cfg *cfg;
     const char *target;
-    etl_db *src;   /* source: the extractor's */
-    etl_db *claim; /* source: holds the claimed queue rows (capture) */
-    etl_db *tgt;   /* target: loads, ledger, run record, run lock */
+    etl_db *src; /* source: the extractor's */
+    etl_db *tgt; /* target: loads, ledger, run record, run lock */
     bool capture;
     bool cross; /* the target is another database */
     long long run_id;
     char run_id_text[32];
     size_t backlog;
     etl_run_stats done; /* committed batches of earlier claims */
-    etl_buf ids;        /* capture: the claimed submission ids, a uuid[] literal */
-    etl_buf seqs;       /* capture: the claimed queue rows, a bigint[] literal */
-    size_t claimed;     /* capture: distinct submissions claimed */
+    claim claims[2];    /* capture: two claim connections, taking turns (run_queue) */
+    claim *cur;         /* capture: the claim loading */
+    size_t taken;       /* capture: queue rows this run has claimed so far */
+    size_t claimed;     /* capture: distinct submissions of the current claim */
     char after_seq[32]; /* capture: claim rows past this seq (a dry run keeps its rows) */
     char max_seq[32];   /* capture: ... and up to this one, the newest when the run began */
 } prod;
@@ -297,33 +318,6 @@ static int record_rejects_and_counts(prod *p, etl_db *tgt, const etl_batch_log *
     return rc;
 }
 
-/*
- * The ledger rows of the submissions ids (a uuid[] literal) become this
- * run's, in id order, so that two workers with overlapping ids cannot
- * deadlock: row locks held until commit, the guard against a second worker.
- * Then their events go: not only where the ledger had a row, so events
- * without one (a hand edit) go too.  *n: distinct submissions.
- */
-static int own_and_clear(prod *p, etl_db *tgt, const char *ids, size_t *n, etl_error *err)
-{
-    const char *params[2] = {ids, p->run_id_text};
-    char count[32] = "0";
-    int rc = etl_prod_value(tgt,
-                            "WITH up AS (INSERT INTO dwh.etl_processed (submission_id, run_id) "
-                            "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
-                            "unnest($1::uuid[]) id) c ORDER BY id ON CONFLICT (submission_id) DO "
-                            "UPDATE SET run_id = EXCLUDED.run_id RETURNING 1) "
-                            "SELECT count(*) FROM up",
-                            2, params, count, sizeof(count), err);
-    *n = (size_t)strtoull(count, NULL, 10);
-    if (rc == ETL_OK)
-        rc = etl_db_exec_params(tgt,
-                                "DELETE FROM dwh.response_events WHERE submission_id = "
-                                "ANY($1::uuid[])",
-                                1, params, err);
-    return rc;
-}
-
 static void progress(void *ctx, const etl_run_stats *now)
 {
     prod *p = ctx;
@@ -424,7 +418,7 @@ size_t etl_prod_claim_size(size_t left, int jobs, size_t batch)
  * --jobs, from what is left past this run's last claim, counted no further
  * than where the share reaches the batch size.
  */
-static int claim_limit(prod *p, size_t *limit, etl_error *err)
+static int claim_limit(prod *p, etl_db *db, size_t *limit, etl_error *err)
 {
     size_t batch = batch_size(p->cfg);
     *limit = batch;
@@ -434,7 +428,7 @@ static int claim_limit(prod *p, size_t *limit, etl_error *err)
     char left[32] = "0";
     snprintf(enough, sizeof(enough), "%llu", 2ULL * (unsigned)p->cfg->jobs * batch);
     const char *params[3] = {p->after_seq, p->max_seq, enough};
-    int rc = etl_prod_value(p->claim,
+    int rc = etl_prod_value(db,
                             "SELECT count(*) FROM (SELECT FROM etl.queue WHERE kind = 's' AND "
                             "seq > $1 AND seq <= $2 LIMIT $3) q",
                             3, params, left, sizeof(left), err);
@@ -442,85 +436,127 @@ static int claim_limit(prod *p, size_t *limit, etl_error *err)
     return rc;
 }
 
+/* A release failed: if it was of a loaded batch, the run fails saying so. */
+static int release_failed(const claim *c, etl_error *err)
+{
+    if (!c->releasing)
+        return err->code;
+    etl_error_wrap(err, "a batch was loaded, but its queue rows could not be removed (the "
+                        "claim connection was lost?); the next run derives those "
+                        "submissions again");
+    err->code = ETL_ERR_DB; /* a runtime failure of the run, whatever the cause */
+    return err->code;
+}
+
+static int release_wait(claim *c, etl_error *err);
+
 /*
- * Step 1: claim queued submissions, the transaction left open on the claim
- * connection.  *n: queue rows claimed (0: nothing left for this run).
+ * Step 1: claim queued submissions on c's connection (its previous release
+ * collected first), the transaction left open.  c->rows: queue rows
+ * claimed (0: nothing left for this run).  The release need not reach disk
+ * before the run goes on: a lost release is a redo.
  */
-static int claim(prod *p, size_t *n, etl_error *err)
+static int claim_rows(prod *p, claim *c, etl_error *err)
 {
     size_t most = 0;
     char limit[32];
-    *n = 0;
-    int rc = claim_limit(p, &most, err);
+    c->rows = 0;
+    int rc = c->db ? release_wait(c, err) : etl_prod_open(&c->db, p->cfg->source, p->cfg, err);
+    if (rc != ETL_OK)
+        return rc;
+    rc = claim_limit(p, c->db, &most, err);
     snprintf(limit, sizeof(limit), "%zu", most);
     const char *params[3] = {p->after_seq, p->max_seq, limit};
     etl_result *r = NULL;
     if (rc == ETL_OK)
-        rc = etl_db_exec(p->claim, "BEGIN", err);
+        rc = etl_db_exec(c->db, "BEGIN; SET LOCAL synchronous_commit = off", err);
+    c->open = rc == ETL_OK;
     if (rc == ETL_OK)
-        rc = etl_db_query(p->claim,
+        rc = etl_db_query(c->db,
                           "SELECT seq, id FROM etl.queue WHERE kind = 's' AND seq > $1 AND "
                           "seq <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED",
                           3, params, &r, err);
     if (rc != ETL_OK)
         return etl_error_wrap(err, "cannot claim queued changes");
     int rows = etl_result_rows(r);
-    etl_buf_reset(&p->ids);
-    etl_buf_reset(&p->seqs);
+    etl_buf_reset(&c->ids);
+    etl_buf_reset(&c->seqs);
     for (int i = 0; rc == ETL_OK && i < rows; i++) {
-        if (etl_buf_printf(&p->seqs, "%c%s", i ? ',' : '{', etl_result_get(r, i, 0)) != ETL_OK ||
-            etl_buf_printf(&p->ids, "%c%s", i ? ',' : '{', etl_result_get(r, i, 1)) != ETL_OK)
+        if (etl_buf_printf(&c->seqs, "%c%s", i ? ',' : '{', etl_result_get(r, i, 0)) != ETL_OK ||
+            etl_buf_printf(&c->ids, "%c%s", i ? ',' : '{', etl_result_get(r, i, 1)) != ETL_OK)
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }
     if (rc == ETL_OK && rows > 0) {
         snprintf(p->after_seq, sizeof(p->after_seq), "%s", etl_result_get(r, rows - 1, 0));
-        if (etl_buf_putc(&p->seqs, '}') != ETL_OK || etl_buf_putc(&p->ids, '}') != ETL_OK)
+        if (etl_buf_putc(&c->seqs, '}') != ETL_OK || etl_buf_putc(&c->ids, '}') != ETL_OK)
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }
     etl_result_free(r);
-    *n = (size_t)rows;
+    c->rows = (size_t)rows;
     /*
      * The other queue rows of the same submissions too: a submission edited
      * twice would otherwise go to two workers at once, and one would wait
      * for the other's ledger lock for a whole batch.
      */
     if (rc == ETL_OK && rows > 0) {
-        const char *more[3] = {p->ids.data, p->max_seq, p->seqs.data};
-        rc = etl_db_query(p->claim,
+        const char *more[3] = {c->ids.data, p->max_seq, c->seqs.data};
+        rc = etl_db_query(c->db,
                           "SELECT seq FROM etl.queue WHERE kind = 's' AND id = ANY($1::uuid[]) "
                           "AND seq <= $2 AND NOT (seq = ANY($3::bigint[])) FOR UPDATE SKIP LOCKED",
                           3, more, &r, err);
         if (rc != ETL_OK)
             return etl_error_wrap(err, "cannot claim queued changes");
         if (etl_result_rows(r) > 0)
-            p->seqs.len--; /* reopen the literal */
+            c->seqs.len--; /* reopen the literal */
         for (int i = 0; rc == ETL_OK && i < etl_result_rows(r); i++)
-            if (etl_buf_printf(&p->seqs, ",%s", etl_result_get(r, i, 0)) != ETL_OK)
+            if (etl_buf_printf(&c->seqs, ",%s", etl_result_get(r, i, 0)) != ETL_OK)
                 rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-        if (rc == ETL_OK && etl_result_rows(r) > 0 && etl_buf_putc(&p->seqs, '}') != ETL_OK)
+        if (rc == ETL_OK && etl_result_rows(r) > 0 && etl_buf_putc(&c->seqs, '}') != ETL_OK)
             rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-        *n += (size_t)etl_result_rows(r);
+        c->rows += (size_t)etl_result_rows(r);
         etl_result_free(r);
     }
+    p->taken += c->rows;
     return rc;
 }
 
-/* Step 2, first in the target transaction: lock the claimed submissions, clear what they had. */
+/*
+ * Step 2, first in the target transaction: the claimed submissions' ledger
+ * rows become this run's, in id order, so that two workers with overlapping
+ * ids cannot deadlock: row locks held until commit, the guard against a
+ * second worker.  Then their events and rejects go: not only where the
+ * ledger had a row, so events without one (a hand edit) go too.
+ */
 static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
 {
     prod *p = ctx;
-    const char *params[2] = {p->ids.data, p->run_id_text};
+    const char *params[2] = {p->cur->ids.data, p->run_id_text};
+    char count[32] = "0";
     /*
      * Every statement of this transaction reaches rows by key.  Without this
      * the planner, misled by a table that grows during a first run (no
      * statistics yet), deletes by scanning dwh.response_events whole, once
-     * per batch: quadratic.
+     * per batch: quadratic.  The commit need not wait for the disk when the
+     * queue's release that follows it is in the same WAL (see the top).
      */
-    int rc = etl_db_exec(tgt, "SET LOCAL enable_seqscan = off", err);
+    int rc = etl_db_exec(tgt,
+                         p->cross ? "SET LOCAL enable_seqscan = off"
+                                  : "SET LOCAL enable_seqscan = off; "
+                                    "SET LOCAL synchronous_commit = off",
+                         err);
     if (rc == ETL_OK)
-        rc = own_and_clear(p, tgt, p->ids.data, &p->claimed, err);
+        rc = etl_prod_value(tgt,
+                            "WITH up AS (INSERT INTO dwh.etl_processed (submission_id, run_id) "
+                            "SELECT id, $2::bigint FROM (SELECT DISTINCT id FROM "
+                            "unnest($1::uuid[]) id) c ORDER BY id ON CONFLICT (submission_id) DO "
+                            "UPDATE SET run_id = EXCLUDED.run_id RETURNING 1) "
+                            "SELECT count(*) FROM up",
+                            2, params, count, sizeof(count), err);
+    p->claimed = (size_t)strtoull(count, NULL, 10);
     if (rc == ETL_OK)
         rc = etl_db_exec_params(tgt,
+                                "WITH events AS (DELETE FROM dwh.response_events WHERE "
+                                "submission_id = ANY($1::uuid[])) "
                                 "DELETE FROM dwh.etl_rejects WHERE submission_id = ANY($1::uuid[])",
                                 1, params, err);
     if (rc != ETL_OK && strcmp(err->sqlstate, "55P03") == 0)
@@ -535,7 +571,7 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
 static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, etl_error *err)
 {
     prod *p = ctx;
-    const char *params[2] = {p->ids.data, b->ids.len ? b->ids.data : "{}"};
+    const char *params[2] = {p->cur->ids.data, b->ids.len ? b->ids.data : "{}"};
     int rc = ETL_OK;
     if (b->submissions < p->claimed)
         rc = etl_db_exec_params(tgt,
@@ -548,81 +584,119 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
 }
 
-/* Step 4: the claimed rows are done (or, for a dry run or a failed batch, given back). */
-static int release_claim(prod *p, bool done, etl_error *err)
+/*
+ * Step 4, sent without waiting: the claimed rows are done (or, after a dry
+ * run or a claim of nothing, given back).  It runs while the other claim
+ * connection claims and the next batch loads; release_wait collects it.
+ * The seqs are numbers the server gave, so the statement needs no
+ * parameters (which a statement sent with its COMMIT could not have).
+ */
+static int release_send(prod *p, claim *c, etl_error *err)
 {
-    if (!done) {
-        etl_error ignored;
-        etl_db_exec(p->claim, "ROLLBACK", &ignored);
+    if (!c->open)
         return ETL_OK;
-    }
-    const char *params[1] = {p->seqs.data};
-    int rc = etl_db_exec_params(p->claim, "DELETE FROM etl.queue WHERE seq = ANY($1::bigint[])", 1,
-                                params, err);
-    if (rc == ETL_OK)
-        rc = etl_db_exec(p->claim, "COMMIT", err);
-    if (rc != ETL_OK) {
-        etl_error_wrap(err, "the batch was loaded, but its queue rows could not be removed (the "
-                            "claim connection was lost?); the next run derives those "
-                            "submissions again");
-        err->code = ETL_ERR_DB; /* a runtime failure of the run, whatever the cause */
-    }
-    return rc == ETL_OK ? rc : err->code;
+    c->open = false;
+    c->releasing = c->rows > 0 && !p->cfg->dry_run;
+    etl_buf_reset(&c->sql);
+    if (c->releasing ? etl_buf_printf(
+                           &c->sql, "DELETE FROM etl.queue WHERE seq = ANY('%s'::bigint[]); COMMIT",
+                           c->seqs.data) != ETL_OK
+                     : etl_buf_puts(&c->sql, "ROLLBACK") != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    int rc = etl_db_send_query(c->db, c->sql.data, err);
+    c->sent = rc == ETL_OK;
+    return rc == ETL_OK ? rc : release_failed(c, err);
 }
 
+static int release_wait(claim *c, etl_error *err)
+{
+    if (!c->sent)
+        return ETL_OK;
+    c->sent = false;
+    etl_result *r = NULL;
+    int rc = etl_db_wait_query(c->db, &r, err);
+    etl_result_free(r);
+    return rc == ETL_OK ? rc : release_failed(c, err);
+}
+
+/* Steps 2 and 3 for the current claim. */
+static int load_claim(prod *p, const char *processed_on, etl_buf *filter, etl_error *err)
+{
+    etl_log_verbose(p->cfg->log, "claimed %zu queued changes", p->cur->rows);
+    etl_buf_reset(filter);
+    if (etl_buf_printf(filter, "s.id = ANY('%s'::uuid[])", p->cur->ids.data) != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
+    pcfg.source_filter = filter->data;
+    pcfg.commit_every = 0; /* one transaction per claim */
+    pcfg.max_rejects =
+        p->cfg->max_rejects == SIZE_MAX ? SIZE_MAX : p->cfg->max_rejects - p->done.rejected;
+    pcfg.after_begin = lock_and_clear;
+    pcfg.before_commit = record_batch_queue;
+    etl_run_stats one;
+    int rc = etl_pipeline_run(&pcfg, p->src, p->tgt, &one, err);
+    /* Past --max-rejects the batch was committed all the same: its claim is done too. */
+    if (rc == ETL_OK || rc == ETL_ERR_REJECTS) {
+        etl_run_stats_add(&p->done, &one);
+        p->done.elapsed_us += one.elapsed_us;
+    }
+    return rc;
+}
+
+/*
+ * Claim after claim until none is left, on two claim connections in turn,
+ * so that a loaded claim's release runs while the other connection claims
+ * and the next batch loads.  The second connection opens only when the
+ * first claim left some of the backlog behind.  A claim not loaded (a
+ * failed run's) goes back to the queue when its connection closes.
+ */
 static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, etl_error *err)
 {
     int rc = etl_capture_expand(p->src, err);
     if (rc == ETL_OK)
         rc =
             etl_capture_queue_stats(p->src, &p->backlog, p->max_seq, sizeof(p->max_seq), NULL, err);
-    /* The claim's own connection only when there is something to claim: idle runs stay cheap. */
-    if (rc == ETL_OK && p->backlog > 0)
-        rc = etl_prod_open(&p->claim, p->cfg->source, p->cfg, err);
+    /* Claim connections only when there is something to claim: idle runs stay cheap. */
     if (rc != ETL_OK || p->backlog == 0) {
         *stats = p->done;
         return rc;
     }
     snprintf(p->after_seq, sizeof(p->after_seq), "0");
+    p->cur = &p->claims[0];
+    rc = claim_rows(p, p->cur, err);
     etl_buf filter = ETL_BUF_INIT;
-    while (rc == ETL_OK) {
+    while (rc == ETL_OK && p->cur->rows > 0) {
         if (p->cfg->stop && *p->cfg->stop) {
             rc = etl_error_set(err, ETL_ERR_INTERRUPTED, "interrupted between batches");
             break;
         }
-        size_t n = 0;
-        if ((rc = claim(p, &n, err)) != ETL_OK || n == 0) {
-            release_claim(p, false, err);
+        rc = load_claim(p, processed_on, &filter, err);
+        if (rc != ETL_OK && rc != ETL_ERR_REJECTS)
             break;
-        }
-        etl_log_verbose(p->cfg->log, "claimed %zu queued changes", n);
-        etl_buf_reset(&filter);
-        if (etl_buf_printf(&filter, "s.id = ANY('%s'::uuid[])", p->ids.data) != ETL_OK) {
-            rc = etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-            release_claim(p, false, err);
-            break;
-        }
-        etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
-        pcfg.source_filter = filter.data;
-        pcfg.commit_every = 0; /* one transaction per claim */
-        pcfg.max_rejects =
-            p->cfg->max_rejects == SIZE_MAX ? SIZE_MAX : p->cfg->max_rejects - p->done.rejected;
-        pcfg.after_begin = lock_and_clear;
-        pcfg.before_commit = record_batch_queue;
-        etl_run_stats one;
-        rc = etl_pipeline_run(&pcfg, p->src, p->tgt, &one, err);
-        /* Past --max-rejects the batch was committed all the same: its claim is done too. */
-        bool committed = rc == ETL_OK || rc == ETL_ERR_REJECTS;
+        /* Past --max-rejects the run stops, this claim's release the last. */
         etl_error released_err;
-        int released = release_claim(p, committed && !p->cfg->dry_run, &released_err);
-        if (committed) {
-            etl_run_stats_add(&p->done, &one);
-            p->done.elapsed_us += one.elapsed_us;
-            if (released != ETL_OK) {
-                *err = released_err;
-                rc = released;
-            }
+        int released = release_send(p, p->cur, &released_err);
+        if (released == ETL_OK && rc != ETL_OK)
+            released = release_wait(p->cur, &released_err);
+        if (released != ETL_OK) {
+            *err = released_err;
+            rc = released;
         }
+        claim *next = p->cur == &p->claims[0] ? &p->claims[1] : &p->claims[0];
+        next->rows = 0;
+        if (rc == ETL_OK && p->taken < p->backlog)
+            rc = claim_rows(p, next, err);
+        p->cur = next;
+    }
+    for (int i = 0; i < 2; i++) { /* the last releases in flight */
+        etl_error ignored;
+        int waited = release_wait(&p->claims[i], rc == ETL_OK ? err : &ignored);
+        rc = rc == ETL_OK ? waited : rc;
+    }
+    if (rc == ETL_OK && p->cur->open) { /* a claim of nothing, given back */
+        rc = release_send(p, p->cur, err);
+        if (rc == ETL_OK)
+            rc = release_wait(p->cur, err);
     }
     etl_buf_release(&filter);
     *stats = p->done;
@@ -687,9 +761,13 @@ int etl_prod_run(const etl_prod_cfg *cfg, etl_prod_result *out, etl_error *err)
     out->run_id = p.run_id;
     out->capture = p.capture;
     out->backlog = p.backlog;
-    etl_buf_release(&p.ids);
-    etl_buf_release(&p.seqs);
-    etl_db_close(p.claim); /* an open claim is rolled back: its rows go back to the queue */
+    for (int i = 0; i < 2; i++) {
+        /* an open claim is rolled back: its rows go back to the queue */
+        etl_db_close(p.claims[i].db);
+        etl_buf_release(&p.claims[i].sql);
+        etl_buf_release(&p.claims[i].ids);
+        etl_buf_release(&p.claims[i].seqs);
+    }
     etl_db_close(p.src);
     etl_db_close(p.tgt); /* releases the advisory locks */
     return rc;

@@ -316,6 +316,12 @@ static void test_idle_and_small_runs_read_only_the_changes(void **state)
 {
     (void)state;
     char *ci = fresh_app("cap_cost", false);
+    /* init analyzed the queue it filled: the first run's claims read it by seq, not sorted whole.
+     */
+    char *analyzed = query_on(
+        "cap_cost", "SELECT reltuples > 0 FROM pg_class WHERE oid = 'etl.queue'::regclass");
+    assert_string_equal(analyzed, "t\n");
+    free(analyzed);
     /*
      * A first run in many batches reaches the growing warehouse by key only.
      * (It once deleted each batch's old events by scanning them all.)
@@ -654,6 +660,37 @@ static void test_lost_claim_connection(void **state)
     free(ci);
 }
 
+/*
+ * A claim's release is sent as two statements (`DELETE ...; COMMIT`) and
+ * collected later: the seam hands over the first error, whichever
+ * statement it was in, else the last statement's result.
+ */
+static void test_several_statements_sent_at_once(void **state)
+{
+    (void)state;
+    etl_db *db = etl_test_connect(&server, NULL);
+    etl_error err;
+    etl_result *r = NULL;
+    assert_int_equal(etl_db_send_query(db, "SELECT 1; SELECT 2, 'two'", &err), ETL_OK);
+    assert_int_equal(etl_db_wait_query(db, &r, &err), ETL_OK);
+    assert_int_equal(etl_result_rows(r), 1);
+    assert_int_equal(etl_result_cols(r), 2);
+    assert_string_equal(etl_result_get(r, 0, 1), "two");
+    etl_result_free(r);
+    /* A statement that returns no rows, last: a result of none. */
+    assert_int_equal(etl_db_send_query(db, "BEGIN; SELECT 1; COMMIT", &err), ETL_OK);
+    assert_int_equal(etl_db_wait_query(db, &r, &err), ETL_OK);
+    assert_int_equal(etl_result_rows(r), 0);
+    etl_result_free(r);
+    /* The error, not the result of a statement before or after it. */
+    assert_int_equal(etl_db_send_query(db, "SELECT 1; SELECT 1/0; SELECT 3", &err), ETL_OK);
+    assert_int_equal(etl_db_wait_query(db, &r, &err), ETL_ERR_DB);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "division by zero"));
+    assert_string_equal(err.sqlstate, "22012");
+    etl_db_close(db);
+}
+
 /* verify finds each kind of hand-made difference; --repair and a run fix them. */
 static void test_verify_and_repair(void **state)
 {
@@ -822,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_idle_and_small_runs_read_only_the_changes),
         cmocka_unit_test(test_concurrent_workers),
         cmocka_unit_test(test_lost_claim_connection),
+        cmocka_unit_test(test_several_statements_sent_at_once),
         cmocka_unit_test(test_verify_and_repair),
         cmocka_unit_test(test_reprocess),
         cmocka_unit_test(test_upgrade_keeps_the_ledger),

@@ -570,26 +570,55 @@ static void test_sigkill_anywhere_then_rerun(void **state)
     }
 }
 
-static void test_server_restart_mid_run(void **state)
+/*
+ * The server goes away mid-run, after some batches committed: the run fails
+ * loudly, and the next run's result is a fresh run's.  A restart is a fast
+ * shutdown; a crash is an immediate one, which loses the WAL not written
+ * yet: a batch's commit and its claim's release wait for no disk, and crash
+ * recovery keeps what was written first, so never a release without its
+ * batch.  On a server not our own, the run's connections are cut instead.
+ */
+static void server_gone_mid_run(const char *db, bool crash)
 {
-    (void)state;
-    char *ci = fresh_app("prod_restart");
+    char *ci = fresh_app(db);
     const char *args[] = {"--db", ci, "-q", "process", "naive", "--batch-size", "10", NULL};
     int pid = etl_test_spawn(args);
     etl_test_sleep_ms(400);
-    if (server.server) {
+    if (server.server && crash) {
+        etl_test_server_crash(&server, SERVER_NAME);
+    } else if (server.server) {
         etl_test_server_restart(&server, SERVER_NAME);
     } else {
-        /* Not our server to restart: cut the run's connections instead. */
-        exec_on(NULL, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-                      "'prod_restart' AND pid <> pg_backend_pid()");
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' "
+                 "AND pid <> pg_backend_pid()",
+                 db);
+        exec_on(NULL, sql);
     }
     int status = etl_test_wait(pid);
     if (status != 1)
-        fail_msg("run during a server restart exited %d; expected a runtime failure (1)", status);
+        fail_msg("run during a server %s exited %d; expected a runtime failure (1)",
+                 crash ? "crash" : "restart", status);
+    char *kept = query_on(db, "SELECT count(*) > 0 FROM dwh.etl_processed");
+    if (strcmp(kept, "t\n") != 0)
+        fail_msg("the server went away before the run committed a batch: wait longer");
+    free(kept);
     assert_int_equal(run_in_place(ci, "copy", NULL, NULL), 0);
-    assert_identical("prod_restart", "rerun after a server restart");
+    assert_identical(db, crash ? "rerun after a server crash" : "rerun after a server restart");
     free(ci);
+}
+
+static void test_server_restart_mid_run(void **state)
+{
+    (void)state;
+    server_gone_mid_run("prod_restart", false);
+}
+
+static void test_server_crash_mid_run(void **state)
+{
+    (void)state;
+    server_gone_mid_run("prod_crash", true);
 }
 
 static void test_separate_target_database(void **state)
@@ -690,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_separate_target_database),
         cmocka_unit_test(test_init_and_process_errors),
         cmocka_unit_test(test_server_restart_mid_run),
+        cmocka_unit_test(test_server_crash_mid_run),
         cmocka_unit_test(test_sigkill_anywhere_then_rerun),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -200,6 +201,28 @@ void etl_test_server_restart(etl_test_server *s, const char *name)
 {
     assert_non_null(s->server); /* only a server of our own can be restarted */
     etl_test_server_stop(s);
+    etl_test_server_start(s, name);
+}
+
+void etl_test_server_crash(etl_test_server *s, const char *name)
+{
+    assert_non_null(s->server); /* only a server of our own can be crashed */
+    char *dir = etl_test_query_on(s, NULL, "SELECT current_setting('data_directory')");
+    dir[strcspn(dir, "\n")] = '\0';
+    char pidfile[4096];
+    snprintf(pidfile, sizeof(pidfile), "%s/postmaster.pid", dir);
+    free(dir);
+    FILE *f = fopen(pidfile, "r");
+    char line[32] = "";
+    if (f && !fgets(line, sizeof(line), f))
+        line[0] = '\0';
+    if (f)
+        fclose(f);
+    long pid = strtol(line, NULL, 10);
+    if (pid <= 0)
+        fail_msg("cannot read the postmaster's pid from %s", pidfile);
+    kill((pid_t)pid, SIGQUIT); /* immediate shutdown: no checkpoint, WAL not yet written is lost */
+    etl_test_server_stop(s);   /* reaps it */
     etl_test_server_start(s, name);
 }
 

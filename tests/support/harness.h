@@ -56,6 +56,8 @@ void etl_test_server_start(etl_test_server *s, const char *name);
 void etl_test_server_stop(etl_test_server *s);
 /* Stop and start the test's own server again (a restart under running clients). */
 void etl_test_server_restart(etl_test_server *s, const char *name);
+/* Crash the test's own server (immediate shutdown) and start it again: crash recovery. */
+void etl_test_server_crash(etl_test_server *s, const char *name);
 
 /* Connect to database dbname on the test server; fails the test on error. */
 etl_db *etl_test_connect(const etl_test_server *s, const char *dbname);
