@@ -205,12 +205,6 @@ int etl_capture_install(etl_db *src, etl_db *ledger, bool cross, size_t *queued,
             etl_error_wrap(err, "cannot queue the submissions not processed yet");
         *queued = (size_t)strtoull(n, NULL, 10);
     }
-    if (rc == ETL_OK)
-        rc = etl_db_exec(src, "COMMIT", err);
-    if (rc != ETL_OK) {
-        etl_error ignored;
-        etl_db_exec(src, "ROLLBACK", &ignored);
-    }
     /*
      * The planner knows nothing of a table just filled: without statistics
      * each claim of the first run sorts every queue row left instead of
@@ -218,6 +212,12 @@ int etl_capture_install(etl_db *src, etl_db *ledger, bool cross, size_t *queued,
      */
     if (rc == ETL_OK && *queued > 0 && (rc = etl_db_exec(src, "ANALYZE etl.queue", err)) != ETL_OK)
         etl_error_wrap(err, "cannot analyze the new queue");
+    if (rc == ETL_OK)
+        rc = etl_db_exec(src, "COMMIT", err);
+    if (rc != ETL_OK) {
+        etl_error ignored;
+        etl_db_exec(src, "ROLLBACK", &ignored);
+    }
     *repaired = rc == ETL_OK && queue && triggers != (long)(NCAPTURED * 3);
     etl_buf_release(&sql);
     return rc;

@@ -19,16 +19,19 @@
  * committed after step 1 has a queue row of its own that step 4 does not
  * delete.  The claim only spreads the work; the guard is the target's row
  * locks, which die with their transaction: a lost claim connection fails
- * the run at step 4, and its rows are simply done again.
+ * the run when its release is collected, and its rows are simply done
+ * again.
  *
  * What is not loading stays out of the load's way: two claim connections
  * take turns, so that step 4 of one batch runs, unwaited, while the other
  * claims and the next batch loads; and neither step 3's commit (when the
  * queue is in the target's database) nor step 4's waits for its WAL to
  * reach disk.  A server crash loses commits newest first, so it can lose a
- * release (a redo) but never keep one without its batch.  The run's
- * record is committed last and waits, so a run that reports success has
- * its batches on disk.
+ * release (a redo) but never keep one without its batch.  With the target
+ * in another database step 3's commit waits for the disk, whatever the
+ * server's synchronous_commit, before its release is sent.  The run's
+ * record is committed last and waits too, so a run that reports success
+ * has its batches on disk.
  *
  * Without capture a run reads the submissions that have no ledger row and
  * inserts those rows in each batch's transaction; one run at a time, by an
@@ -43,6 +46,7 @@
 #include "etl/schema.h"
 #include "prod.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +59,10 @@
 #define RUN_LOCK "7628141, (id % 2147483647)::int"
 /* Transaction-level lock folding an idle run into the row before it (finish_run). */
 #define FOLD_LOCK "7628142"
+/* A commit that waits for the disk whatever the server's default (see the top). */
+#define DURABLE(is_local)                                                                          \
+    "SELECT set_config('synchronous_commit', 'on', " is_local ") WHERE "                           \
+    "current_setting('synchronous_commit') IN ('off', 'local')"
 
 /* Queue rows held by a transaction open on a source connection of their own (capture). */
 typedef struct claim {
@@ -247,6 +255,9 @@ static int fold_idle(etl_db *db, const char *run_id, etl_error *err)
 static int record_end(etl_db *db, const char *const *params, bool idle, etl_error *err)
 {
     etl_error ignored;
+    int rc = etl_db_exec(db, DURABLE("false"), err);
+    if (rc != ETL_OK)
+        return rc;
     if (idle && fold_idle(db, params[2], &ignored) == ETL_OK)
         return ETL_OK;
     return etl_db_exec_params(db, end_sql, 3, params, err);
@@ -436,11 +447,14 @@ static int claim_limit(prod *p, etl_db *db, size_t *limit, etl_error *err)
     return rc;
 }
 
-/* A release failed: if it was of a loaded batch, the run fails saying so. */
+/*
+ * A release failed.  Of a loaded batch, the run fails saying so; a claim
+ * given back (nothing loaded) goes back anyway when its connection closes.
+ */
 static int release_failed(const claim *c, etl_error *err)
 {
     if (!c->releasing)
-        return err->code;
+        return ETL_OK;
     etl_error_wrap(err, "a batch was loaded, but its queue rows could not be removed (the "
                         "claim connection was lost?); the next run derives those "
                         "submissions again");
@@ -448,7 +462,41 @@ static int release_failed(const claim *c, etl_error *err)
     return err->code;
 }
 
-static int release_wait(claim *c, etl_error *err);
+/*
+ * Step 4, sent without waiting: the claimed rows are done (or, after a dry
+ * run or a claim of nothing, given back).  It runs while the other claim
+ * connection claims and the next batch loads; release_wait collects it.
+ * The seqs are numbers the server gave, so the statement needs no
+ * parameters (which a statement sent with its COMMIT could not have).
+ */
+static int release_send(prod *p, claim *c, etl_error *err)
+{
+    assert(!c->sent); /* the seam reads c->sql until the release is collected */
+    if (!c->open)
+        return ETL_OK;
+    c->open = false;
+    c->releasing = c->rows > 0 && !p->cfg->dry_run;
+    etl_buf_reset(&c->sql);
+    if (c->releasing ? etl_buf_printf(
+                           &c->sql, "DELETE FROM etl.queue WHERE seq = ANY('%s'::bigint[]); COMMIT",
+                           c->seqs.data) != ETL_OK
+                     : etl_buf_puts(&c->sql, "ROLLBACK") != ETL_OK)
+        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
+    int rc = etl_db_send_query(c->db, c->sql.data, err);
+    c->sent = rc == ETL_OK;
+    return rc == ETL_OK ? rc : release_failed(c, err);
+}
+
+static int release_wait(claim *c, etl_error *err)
+{
+    if (!c->sent)
+        return ETL_OK;
+    c->sent = false;
+    etl_result *r = NULL;
+    int rc = etl_db_wait_query(c->db, &r, err);
+    etl_result_free(r);
+    return rc == ETL_OK ? rc : release_failed(c, err);
+}
 
 /*
  * Step 1: claim queued submissions on c's connection (its previous release
@@ -462,6 +510,10 @@ static int claim_rows(prod *p, claim *c, etl_error *err)
     char limit[32];
     c->rows = 0;
     int rc = c->db ? release_wait(c, err) : etl_prod_open(&c->db, p->cfg->source, p->cfg, err);
+    if (rc == ETL_ERR_CONNECT && p->taken > 0) { /* mid-run: a runtime failure, not exit 4 */
+        etl_error_wrap(err, "cannot open a second claim connection");
+        err->code = rc = ETL_ERR_DB;
+    }
     if (rc != ETL_OK)
         return rc;
     rc = claim_limit(p, c->db, &most, err);
@@ -537,10 +589,11 @@ static int lock_and_clear(void *ctx, etl_db *tgt, etl_error *err)
      * the planner, misled by a table that grows during a first run (no
      * statistics yet), deletes by scanning dwh.response_events whole, once
      * per batch: quadratic.  The commit need not wait for the disk when the
-     * queue's release that follows it is in the same WAL (see the top).
+     * queue's release that follows it is in the same WAL, and must when it
+     * is not (see the top).
      */
     int rc = etl_db_exec(tgt,
-                         p->cross ? "SET LOCAL enable_seqscan = off"
+                         p->cross ? "SET LOCAL enable_seqscan = off; " DURABLE("true")
                                   : "SET LOCAL enable_seqscan = off; "
                                     "SET LOCAL synchronous_commit = off",
                          err);
@@ -582,41 +635,6 @@ static int record_batch_queue(void *ctx, etl_db *tgt, const etl_batch_log *b, et
     if (rc == ETL_OK)
         rc = record_rejects_and_counts(p, tgt, b, err);
     return rc == ETL_OK ? rc : etl_error_wrap(err, "cannot record a batch");
-}
-
-/*
- * Step 4, sent without waiting: the claimed rows are done (or, after a dry
- * run or a claim of nothing, given back).  It runs while the other claim
- * connection claims and the next batch loads; release_wait collects it.
- * The seqs are numbers the server gave, so the statement needs no
- * parameters (which a statement sent with its COMMIT could not have).
- */
-static int release_send(prod *p, claim *c, etl_error *err)
-{
-    if (!c->open)
-        return ETL_OK;
-    c->open = false;
-    c->releasing = c->rows > 0 && !p->cfg->dry_run;
-    etl_buf_reset(&c->sql);
-    if (c->releasing ? etl_buf_printf(
-                           &c->sql, "DELETE FROM etl.queue WHERE seq = ANY('%s'::bigint[]); COMMIT",
-                           c->seqs.data) != ETL_OK
-                     : etl_buf_puts(&c->sql, "ROLLBACK") != ETL_OK)
-        return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
-    int rc = etl_db_send_query(c->db, c->sql.data, err);
-    c->sent = rc == ETL_OK;
-    return rc == ETL_OK ? rc : release_failed(c, err);
-}
-
-static int release_wait(claim *c, etl_error *err)
-{
-    if (!c->sent)
-        return ETL_OK;
-    c->sent = false;
-    etl_result *r = NULL;
-    int rc = etl_db_wait_query(c->db, &r, err);
-    etl_result_free(r);
-    return rc == ETL_OK ? rc : release_failed(c, err);
 }
 
 /* Steps 2 and 3 for the current claim. */
@@ -684,14 +702,20 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         }
         claim *next = p->cur == &p->claims[0] ? &p->claims[1] : &p->claims[0];
         next->rows = 0;
-        if (rc == ETL_OK && p->taken < p->backlog)
+        /* A second connection only if the backlog counted at the start is not all taken. */
+        if (rc == ETL_OK && (next->db || p->taken < p->backlog))
             rc = claim_rows(p, next, err);
         p->cur = next;
     }
-    for (int i = 0; i < 2; i++) { /* the last releases in flight */
-        etl_error ignored;
-        int waited = release_wait(&p->claims[i], rc == ETL_OK ? err : &ignored);
-        rc = rc == ETL_OK ? waited : rc;
+    /* The last releases in flight: one that failed says so unless the run already failed. */
+    for (int i = 0; i < 2; i++) {
+        etl_error waited_err;
+        int waited = release_wait(&p->claims[i], &waited_err);
+        if (waited != ETL_OK &&
+            (rc == ETL_OK || rc == ETL_ERR_REJECTS || rc == ETL_ERR_INTERRUPTED)) {
+            *err = waited_err;
+            rc = waited;
+        }
     }
     if (rc == ETL_OK && p->cur->open) { /* a claim of nothing, given back */
         rc = release_send(p, p->cur, err);

@@ -29,29 +29,26 @@ int etl_prod_open(etl_db **out, const char *conninfo, const etl_prod_cfg *cfg, e
     if (rc == ETL_OK)
         rc = etl_db_set_timeouts(*out, cfg->statement_timeout_ms, cfg->lock_timeout_ms, err);
     /*
-     * A run keeps transactions open while it works elsewhere (the claim, the
-     * cursor).  A server-wide idle_in_transaction_session_timeout shorter
-     * than a batch would cut them every time, and no run would ever finish:
-     * raise it to an hour for etl's sessions, no further, so that a hung etl
-     * still lets go of its snapshot and locks.
+     * A run keeps sessions waiting, in a transaction or not, while it works
+     * elsewhere (a claim, the cursor; the claim connection not in use for a
+     * whole batch).  A server-wide idle_in_transaction_session_timeout or
+     * idle_session_timeout shorter than a batch would cut them every time,
+     * and no run would ever finish: raise them to an hour for etl's
+     * sessions, no further, so that a hung etl still lets go of its
+     * snapshot and locks.  And a killed etl whose backend waits (on a lock,
+     * in a long statement) would otherwise keep its run lock, and look alive
+     * to `status`, until the wait ends: have the server look for the client
+     * every 10 s.  (Each setting only where the server has it.)
      */
     if (rc == ETL_OK)
-        rc = etl_db_exec(*out,
-                         "SELECT set_config('idle_in_transaction_session_timeout', '3600000', "
-                         "false) FROM pg_settings WHERE name = "
-                         "'idle_in_transaction_session_timeout' AND setting::bigint BETWEEN 1 "
-                         "AND 3599999",
-                         err);
-    /*
-     * A killed etl whose backend waits (on a lock, in a long statement) would
-     * otherwise keep its run lock, and look alive to `status`, until the
-     * wait ends: have the server look for the client every 10 s (14 and up).
-     */
-    if (rc == ETL_OK)
-        rc = etl_db_exec(*out,
-                         "SELECT set_config('client_connection_check_interval', '10000', false) "
-                         "FROM pg_settings WHERE name = 'client_connection_check_interval'",
-                         err);
+        rc =
+            etl_db_exec(*out,
+                        "SELECT set_config(name, CASE name WHEN 'client_connection_check_interval' "
+                        "THEN '10000' ELSE '3600000' END, false) FROM pg_settings WHERE name = "
+                        "'client_connection_check_interval' OR (name IN "
+                        "('idle_in_transaction_session_timeout', 'idle_session_timeout') AND "
+                        "setting::bigint BETWEEN 1 AND 3599999)",
+                        err);
     return rc;
 }
 
