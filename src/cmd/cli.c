@@ -39,6 +39,7 @@ const char cli_global_help[] =
     "  --progress        progress as a plain line every few seconds on stderr, even\n"
     "                    when it is not a terminal (CI logs); on a terminal long\n"
     "                    commands show one line updated in place without it\n"
+    "                    (and without -v, --debug-sql or --debug-mem)\n"
     "  -q, --quiet       only errors, one line about rejects, and results (scenario\n"
     "                    figures, --json, list, status); in-place runs, init and\n"
     "                    generate print nothing on success\n"

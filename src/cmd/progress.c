@@ -36,7 +36,9 @@ void cli_progress_start(cli_progress *p, const etl_cli *cli, const char *what)
 {
     cli_progress_mode mode = CLI_PROGRESS_OFF;
     size_t width = 0;
-    if (cli->progress_lines) {
+    /* Lines logged as the command goes (-v, --debug-*) would land inside a line redrawn. */
+    bool logs = cli->log.verbosity > 0 || cli->log.debug_sql || cli->log.debug_mem;
+    if (cli->progress_lines || (logs && isatty(STDERR_FILENO))) {
         mode = CLI_PROGRESS_LINES;
     } else if (cli->log.verbosity >= 0 && isatty(STDERR_FILENO)) {
         mode = CLI_PROGRESS_TTY;

@@ -352,6 +352,15 @@ static void test_progress_in_place_on_a_terminal(void **state)
         fail_msg("progress line not ended before the result:\n%s", out);
     free(out);
 
+    /* -v on a terminal: whole lines, so that a logged line never lands inside the progress. */
+    const char *v[] = {"--db", server.conninfo, "--scenarios", scen,
+                       "-v",   "generate",      "atomic",      NULL};
+    out = run_on_tty(v, &status);
+    assert_int_equal(status, 0);
+    if (strstr(out, "\retl: generate atomic: ") || !strstr(out, "\netl: generate atomic: "))
+        fail_msg("with -v, progress redrawn in place or missing:\n%s", out);
+    free(out);
+
     /* -q on a terminal: nothing but errors. */
     const char *q[] = {"--db", server.conninfo, "--scenarios", scen,
                        "-q",   "generate",      "atomic",      NULL};
