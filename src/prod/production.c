@@ -694,8 +694,6 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
         /* Past --max-rejects the run stops, this claim's release the last. */
         etl_error released_err;
         int released = release_send(p, p->cur, &released_err);
-        if (released == ETL_OK && rc != ETL_OK)
-            released = release_wait(p->cur, &released_err);
         if (released != ETL_OK) {
             *err = released_err;
             rc = released;
@@ -707,6 +705,8 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
             rc = claim_rows(p, next, err);
         p->cur = next;
     }
+    if (rc == ETL_OK) /* a claim of nothing, given back */
+        rc = release_send(p, p->cur, err);
     /* The last releases in flight: one that failed says so unless the run already failed. */
     for (int i = 0; i < 2; i++) {
         etl_error waited_err;
@@ -716,11 +716,6 @@ static int run_queue(prod *p, const char *processed_on, etl_run_stats *stats, et
             *err = waited_err;
             rc = waited;
         }
-    }
-    if (rc == ETL_OK && p->cur->open) { /* a claim of nothing, given back */
-        rc = release_send(p, p->cur, err);
-        if (rc == ETL_OK)
-            rc = release_wait(p->cur, err);
     }
     etl_buf_release(&filter);
     *stats = p->done;
