@@ -23,7 +23,7 @@
  *   started, destroy ends, and it collects any query still in flight, so
  *   the connection is clean for the next user.
  * - The cfg is copied by the constructor, but the strings it points to
- *   (filter) and the log are borrowed for the extractor's life.
+ *   (filter, order) and the log are borrowed for the extractor's life.
  */
 #ifndef ETL_EXTRACTOR_H
 #define ETL_EXTRACTOR_H
@@ -38,6 +38,7 @@
 typedef struct etl_extractor_cfg {
     size_t batch_rows;  /* per batch (per FETCH for `chunked`); 0: ETL_DEFAULT_BATCH_ROWS */
     const char *filter; /* SQL condition on submissions `s` (trusted text), or NULL */
+    const char *order;  /* ORDER BY list on `s` (trusted text); NULL: oldest first */
     const etl_log *log;
 } etl_extractor_cfg;
 

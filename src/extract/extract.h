@@ -63,12 +63,15 @@ void etl_extract_destroy(void *state);
 int etl_extract_new(etl_extractor *out, const etl_extractor_ops *ops, size_t size,
                     const etl_extractor_cfg *cfg, etl_db *db, etl_error *err);
 
+/* The order of submissions unless the cfg names one: oldest first, by submissions_created_idx. */
+#define ETL_EXTRACT_ORDER "s.date_created, s.id"
+
 /*
  * Append to out the query `select` (SELECT ... FROM app.submissions s ...,
- * ending in a space) limited by filter (a condition on `s`) unless NULL,
- * oldest first.  ETL_OK or ETL_ERR_NOMEM.
+ * ending in a space) limited by cfg->filter (a condition on `s`) unless
+ * NULL, in cfg->order or ETL_EXTRACT_ORDER.  ETL_OK or ETL_ERR_NOMEM.
  */
-int etl_extract_query(etl_buf *out, const char *select, const char *filter);
+int etl_extract_query(etl_buf *out, const char *select, const etl_extractor_cfg *cfg);
 
 /* open() of an extractor that reads every submission at once: select's rows into st->res. */
 int etl_extract_read_all(etl_extract_base *st, const char *select, etl_error *err);

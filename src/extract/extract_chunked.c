@@ -35,7 +35,7 @@ static int chunked_open(void *state, etl_error *err)
     st->in_tx = 1;
     rc = etl_buf_puts(&sql, "DECLARE etl_submissions NO SCROLL CURSOR FOR ");
     if (rc == ETL_OK)
-        rc = etl_extract_query(&sql, ETL_EXTRACT_JOINED_SELECT, st->base.cfg.filter);
+        rc = etl_extract_query(&sql, ETL_EXTRACT_JOINED_SELECT, &st->base.cfg);
     if (rc != ETL_OK) {
         etl_buf_release(&sql);
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");

@@ -49,11 +49,11 @@ int etl_extract_new(etl_extractor *out, const etl_extractor_ops *ops, size_t siz
     return ETL_OK;
 }
 
-int etl_extract_query(etl_buf *out, const char *select, const char *filter)
+int etl_extract_query(etl_buf *out, const char *select, const etl_extractor_cfg *cfg)
 {
     if (etl_buf_puts(out, select) != ETL_OK ||
-        (filter && etl_buf_printf(out, "WHERE %s ", filter) != ETL_OK) ||
-        etl_buf_puts(out, "ORDER BY s.date_created, s.id") != ETL_OK)
+        (cfg->filter && etl_buf_printf(out, "WHERE %s ", cfg->filter) != ETL_OK) ||
+        etl_buf_printf(out, "ORDER BY %s", cfg->order ? cfg->order : ETL_EXTRACT_ORDER) != ETL_OK)
         return ETL_ERR_NOMEM;
     return ETL_OK;
 }
@@ -61,7 +61,7 @@ int etl_extract_query(etl_buf *out, const char *select, const char *filter)
 int etl_extract_read_all(etl_extract_base *st, const char *select, etl_error *err)
 {
     etl_buf sql = ETL_BUF_INIT;
-    if (etl_extract_query(&sql, select, st->cfg.filter) != ETL_OK) {
+    if (etl_extract_query(&sql, select, &st->cfg) != ETL_OK) {
         etl_buf_release(&sql);
         return etl_error_set(err, ETL_ERR_NOMEM, "out of memory");
     }

@@ -302,8 +302,10 @@ int etl_staged_run(const etl_pipeline_cfg *cfg, etl_db *source, etl_db *target,
     long long t0 = etl_now_us();
     int rc;
 
-    etl_extractor_cfg xcfg = {
-        .batch_rows = p->extract_batch, .filter = cfg->source_filter, .log = cfg->log};
+    etl_extractor_cfg xcfg = {.batch_rows = p->extract_batch,
+                              .filter = cfg->source_filter,
+                              .order = cfg->source_order,
+                              .log = cfg->log};
     etl_transformer_cfg tcfg = {.form_cache = p->form_cache,
                                 .max_depth = p->max_depth,
                                 .max_bytes = p->max_bytes,

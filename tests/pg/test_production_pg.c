@@ -2,7 +2,8 @@
  * Production mode against a real PostgreSQL: exactly once across repeated
  * runs, late commits, concurrent runs, every kind of bad submission, the
  * reject limit, dry runs, SIGTERM, SIGKILL at 20 points of a run for every
- * processor, a server restart mid-run, and a separate target database.
+ * processor, a server restart or crash mid-run, a failed release of a
+ * loaded claim, and a separate target database.
  * "Identical" always means the same digest over every column of
  * dwh.response_events but id and processed_on, compared with a clean run.
  */
@@ -626,6 +627,88 @@ static void test_server_crash_mid_run(void **state)
     server_gone_mid_run("prod_crash", true);
 }
 
+/*
+ * A claim's release (the DELETE of its queue rows, sent without waiting
+ * while the next claim loads) fails after its batch committed: a trigger
+ * refuses it, as a lost claim connection would.  The run must fail loudly
+ * (exit 1, saying what happened), and the next run redo those submissions,
+ * leaving what a fresh run leaves.
+ */
+static void test_failed_release_fails_the_run(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_release");
+    exec_on("prod_release", "CREATE FUNCTION etl_test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                            "$$BEGIN RAISE EXCEPTION 'release refused by the test'; END$$; "
+                            "CREATE TRIGGER refuse BEFORE DELETE ON etl.queue FOR EACH ROW "
+                            "WHEN (OLD.kind = 's') EXECUTE FUNCTION etl_test_refuse()");
+    etl_run run;
+    int status = run_in_place(ci, "copy", "--batch-size 100", &run);
+    if (status != 1 || !strstr(run.err.data, "its queue rows could not be removed") ||
+        !strstr(run.err.data, "release refused by the test"))
+        fail_msg("a refused release: expected exit 1 naming it, got %d: %s", status, run.err.data);
+    etl_run_release(&run);
+    char *left = query_on("prod_release",
+                          "SELECT (SELECT count(*) FROM etl.queue), (SELECT count(*) > 0 FROM "
+                          "dwh.etl_processed), (SELECT status FROM dwh.etl_runs)");
+    assert_string_equal(left, "300|t|failed\n"); /* loaded, and still queued */
+    free(left);
+    exec_on("prod_release", "DROP TRIGGER refuse ON etl.queue");
+    assert_int_equal(run_in_place(ci, "copy", "--batch-size 100", NULL), 0);
+    assert_identical("prod_release", "rerun after a refused release");
+    left = query_on("prod_release", "SELECT count(*) FROM etl.queue");
+    assert_string_equal(left, "0\n");
+    free(left);
+    free(ci);
+}
+
+/*
+ * Tuples of app.submissions read in db so far, once the backends of the
+ * runs before have gone (a backend reports its reads as it exits).
+ */
+static long submissions_read(const char *db)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
+             "pg_backend_pid()), seq_tup_read + coalesce(idx_tup_fetch, 0) FROM "
+             "pg_stat_user_tables WHERE relid = 'app.submissions'::regclass",
+             db);
+    char last[64] = "";
+    for (int i = 0; i < 100; i++) {
+        char *now = query_on(db, sql);
+        bool settled = strncmp(now, "0|", 2) == 0 && strcmp(now, last) == 0;
+        snprintf(last, sizeof(last), "%s", now);
+        free(now);
+        if (settled)
+            return strtol(last + 2, NULL, 10);
+        etl_test_sleep_ms(50);
+    }
+    fail_msg("the reads of app.submissions in %s did not settle: %s", db, last);
+    return -1;
+}
+
+/*
+ * A claim's submissions are found by key, so what a run reads of the table
+ * grows with what it claims, not with the table: medium's 300 in claims of
+ * 20 read each about once (a scan per claim would read 15 x 300).
+ */
+static void test_claims_read_by_key(void **state)
+{
+    (void)state;
+    char *ci = fresh_app("prod_bykey");
+    long before = submissions_read("prod_bykey");
+    assert_int_equal(run_in_place(ci, "copy", "--batch-size 20", NULL), 0);
+    long read = submissions_read("prod_bykey") - before;
+    printf("claims of 20 of 300 submissions read %ld rows of app.submissions\n", read);
+    if (read > 600) /* twice the table */
+        fail_msg("claims of 20 of 300 submissions read %ld rows of app.submissions; expected "
+                 "about 300",
+                 read);
+    assert_identical("prod_bykey", "claims of 20");
+    free(ci);
+}
+
 static void test_separate_target_database(void **state)
 {
     (void)state;
@@ -721,6 +804,8 @@ int main(void)
         cmocka_unit_test(test_quiet_reports_rejects_in_one_line),
         cmocka_unit_test(test_in_place_jobs),
         cmocka_unit_test(test_sigterm_rolls_back_the_open_batch),
+        cmocka_unit_test(test_failed_release_fails_the_run),
+        cmocka_unit_test(test_claims_read_by_key),
         cmocka_unit_test(test_separate_target_database),
         cmocka_unit_test(test_init_and_process_errors),
         cmocka_unit_test(test_server_restart_mid_run),
