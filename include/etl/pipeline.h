@@ -75,7 +75,7 @@ typedef struct etl_pipeline_cfg {
     const etl_processor_cfg *proc;
     const char *processed_on;  /* timestamptz text stamped on every event of the run */
     const char *source_filter; /* SQL condition on submissions `s`, or NULL for all */
-    const char *source_order;  /* ORDER BY list on `s`; NULL: creation time, then id */
+    const char *source_order;  /* ORDER BY list on `s`; NULL: oldest first (in-db: ignored) */
     size_t commit_every;       /* submissions per transaction; 0: one for the whole run */
     /*
      * More rejects than this stops the run, at the end of the batch in which

@@ -457,7 +457,7 @@ static int release_failed(const claim *c, etl_error *err)
         return ETL_OK;
     etl_error_wrap(err, "a batch was loaded, but its queue rows could not be removed; the "
                         "next run derives those submissions again (nothing is lost or "
-                        "loaded twice)");
+                        "duplicated)");
     err->code = ETL_ERR_DB; /* a runtime failure of the run, whatever the cause */
     return err->code;
 }
@@ -647,10 +647,11 @@ static int load_claim(prod *p, const char *processed_on, etl_buf *filter, etl_er
     etl_pipeline_cfg pcfg = pipeline_cfg(p, processed_on);
     pcfg.source_filter = filter->data;
     /*
-     * By id, so that the primary key finds the claimed rows in that order.
-     * Oldest first, the cursor (planned to start fast) read the creation
-     * index whole and filtered it: on a table of 240,000 submissions a
-     * claim of 10,000 read all 240,000, 1.3 s against 0.2 by id.
+     * By id, so that the primary key finds the claimed rows in that order
+     * and a claim costs what it claims.  Oldest first, the cursor (planned
+     * to start fast) may read the creation index whole and filter it, once
+     * per claim.  On a small table that scan is cheaper than the key's
+     * random reads (docs/performance.md, the change table).
      */
     pcfg.source_order = "s.id";
     pcfg.commit_every = 0; /* one transaction per claim */

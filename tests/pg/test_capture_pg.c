@@ -425,13 +425,7 @@ static void stop_writer(pid_t pid, const char *dbname)
 {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    char sql[256];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
-             "pg_backend_pid()",
-             dbname);
-    for (int i = 0; i < 500 && count_on(dbname, sql) > 0; i++)
-        etl_test_sleep_ms(10);
+    etl_test_sessions_gone(&server, dbname);
 }
 
 /* Kill runs at 20 points while the application writes, then rerun: always a fresh run's result. */

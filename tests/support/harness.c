@@ -290,6 +290,24 @@ char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char
     return out;
 }
 
+bool etl_test_sessions_gone(const etl_test_server *s, const char *dbname)
+{
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
+             "pg_backend_pid()",
+             dbname);
+    for (int i = 0; i < 500; i++) {
+        char *gone = etl_test_query_on(s, dbname, sql);
+        bool done = strcmp(gone, "t\n") == 0;
+        free(gone);
+        if (done)
+            return true;
+        etl_test_sleep_ms(10);
+    }
+    return false;
+}
+
 void etl_test_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

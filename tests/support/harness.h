@@ -71,6 +71,11 @@ char *etl_test_conninfo_for(const etl_test_server *s, const char *dbname);
 void etl_test_exec_on(const etl_test_server *s, const char *dbname, const char *sql);
 /* etl_test_query_text on a connection of its own to dbname (caller frees). */
 char *etl_test_query_on(const etl_test_server *s, const char *dbname, const char *sql);
+/*
+ * Wait up to 5 s until no session but ours is connected to dbname (a
+ * client that exited may leave its backend finishing); false if some stay.
+ */
+bool etl_test_sessions_gone(const etl_test_server *s, const char *dbname);
 
 /* `etl --db <s> -q generate scenario`, failing the test if it fails. */
 void etl_test_generate(const etl_test_server *s, const char *scenario);

@@ -418,21 +418,23 @@ static void x_destroy_null_and_after_failed_open(const spec *s)
     etl_fake_db_free(db);
 }
 
-static void x_filter_reaches_the_query(const spec *s)
+static void x_filter_and_order_reach_the_query(const spec *s)
 {
     etl_db *db = etl_fake_db_new();
     add_generated(db, 2);
     etl_extractor x;
-    etl_extractor_cfg cfg = {.batch_rows = 10, .filter = "s.form_id IS NOT NULL", .log = NULL};
+    etl_extractor_cfg cfg = {
+        .batch_rows = 10, .filter = "s.form_id IS NOT NULL", .order = "s.id", .log = NULL};
     etl_error err;
     etl_error_clear(&err);
     assert_int_equal(s->x->ctor(&x, &cfg, db, &err), ETL_OK);
     x_open(&x);
     size_t found = 0;
     for (size_t i = 0; i < etl_fake_db_calls(db); i++)
-        found += strstr(etl_fake_db_call_sql(db, i), "WHERE s.form_id IS NOT NULL ") != NULL;
+        found += strstr(etl_fake_db_call_sql(db, i), "WHERE s.form_id IS NOT NULL ORDER BY s.id") !=
+                 NULL;
     if (found != 1)
-        fail_msg("the filter is in %zu statements, expected 1:\n%s", found,
+        fail_msg("the filter and order are in %zu statements, expected 1:\n%s", found,
                  etl_fake_db_trace(db, 0));
     x.ops->destroy(x.state);
     x_assert_returned(db, "after destroy");
@@ -2439,7 +2441,7 @@ static const named_case extractor_cases[] = {
     {"rows a multiple of the batch size", x_batch_multiple},
     {"batch of one", x_batch_of_one},
     {"destroy(NULL) and destroy after a failed open", x_destroy_null_and_after_failed_open},
-    {"filter reaches the query", x_filter_reaches_the_query},
+    {"filter and order reach the query", x_filter_and_order_reach_the_query},
     {"fault injection", x_fault_injection},
     {"destroy mid-way leaves the connection reusable", x_destroy_midway},
 };
